@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of the command-line contract.
+const (
+	ExitOK          = 0 // success
+	ExitError       = 1 // the command failed
+	ExitUsage       = 2 // the command line is wrong
+	ExitDifferences = 3 // a check found differences (reconciliation, payout sheet)
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; otherwise it comes from
+// the module's build information.
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return "dev"
+}
+
+// ExitError ends a command with a given exit code; Message may be empty when the command has
+// already said what it found (exit 3 after a report).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode attaches an exit code to an error.
+func withCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+// commandError marks an error returned by a command's own work, as opposed to cobra's
+// complaints about the command line (which exit 2).
+type commandError struct{ err error }
+
+func (e *commandError) Error() string { return e.err.Error() }
+func (e *commandError) Unwrap() error { return e.err }
+
+// usageError is a wrong command line found by our own checks.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef builds a usage error (exit 2).
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// Run executes one command line and returns its exit code. It is main without the process:
+// tests call it directly.
+func Run(ctx context.Context, args []string, stdio Stdio, getenv func(string) string) int {
+	m := &Main{Stdio: stdio, Now: time.Now, Getenv: getenv}
+	root := newRootCommand(m)
+	root.SetArgs(args)
+	root.SetIn(stdio.In)
+	root.SetOut(stdio.Out)
+	root.SetErr(stdio.Err)
+	err := root.ExecuteContext(ctx)
+	if cerr := m.Close(); err == nil && cerr != nil {
+		err = &commandError{cerr}
+	}
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitError
+	var ce *commandError
+	var ue *usageError
+	var ee *exitError
+	switch {
+	case errors.As(err, &ue):
+		code = ExitUsage
+	case errors.As(err, &ee):
+		code = ee.code
+	case errors.As(err, &ce):
+		code = ExitError
+	default:
+		code = ExitUsage // cobra: unknown command, bad flag, wrong arguments
+	}
+	if ee == nil || ee.err != nil {
+		fmt.Fprintf(stdio.Err, "nordpay-jobs: %s\n", oneLine(err.Error()))
+	}
+	if code == ExitUsage {
+		cmd, _, ferr := root.Find(args)
+		if ferr != nil || cmd == nil {
+			cmd = root
+		}
+		fmt.Fprintf(stdio.Err, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return code
+}
+
+// oneLine keeps an error on one line, as the contract asks.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// action adapts a command's work to cobra, marking its errors as the command's own.
+func action(f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := f(cmd, args); err != nil {
+			var ue *usageError
+			var ee *exitError
+			if errors.As(err, &ue) || errors.As(err, &ee) {
+				return err
+			}
+			return &commandError{err}
+		}
+		return nil
+	}
+}
+
+const rootLong = `nordpay-jobs keeps the books of a merchant that takes crypto through Nord PAY.
+
+It pulls invoice and wallet transactions into a double-entry ledger in PostgreSQL (every
+network and service fee booked on its own), writes statements and monthly reconciliation
+reports, and pays many people at once from approved spreadsheets.
+
+Configuration, highest precedence first:
+  flags                 --database-url, --base-url, --log-level, --log-format
+  environment           DATABASE_URL, NORDPAY_API_KEY, NORDPAY_BASE_URL, NORDPAY_JOBS_CONFIG
+  YAML file             --config PATH or NORDPAY_JOBS_CONFIG (see config/nordpay-jobs.example.yaml)
+  defaults
+
+The API key is read from NORDPAY_API_KEY (or the file) only, never from a flag, so that it
+does not show in the process list; it never appears in any output.
+
+Exit codes: 0 success, 1 error, 2 wrong command line, 3 a check found differences.
+Money is exact everywhere: amounts are decimals, never floating point.`
+
+const rootExample = `  # try everything on a throwaway database and the built-in sandbox API
+  nordpay-jobs demo
+
+  # create or upgrade the schema
+  DATABASE_URL=postgres://localhost/nordpay nordpay-jobs migrate
+
+  # serve the fake Nord PAY API for local testing
+  NORDPAY_API_KEY=k nordpay-jobs sandbox --addr 127.0.0.1:8089`
+
+func newRootCommand(m *Main) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "nordpay-jobs",
+		Short:         "Nord PAY books, statements, reconciliation and mass payouts",
+		Long:          rootLong,
+		Example:       rootExample,
+		Version:       versionString(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := m.loadConfig(cmd.Flags().Changed); err != nil {
+				return &commandError{err}
+			}
+			return nil
+		},
+	}
+	root.SetVersionTemplate("nordpay-jobs {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&m.flags.configPath, "config", "", "YAML configuration file (env NORDPAY_JOBS_CONFIG)")
+	pf.StringVar(&m.flags.databaseURL, "database-url", "", "PostgreSQL URL (env DATABASE_URL)")
+	pf.StringVar(&m.flags.baseURL, "base-url", "", "Nord PAY API root (env NORDPAY_BASE_URL; default https://api.nord-pay.com/)")
+	pf.StringVar(&m.flags.logLevel, "log-level", "", "log level: debug, info, warn, error (default info)")
+	pf.StringVar(&m.flags.logFormat, "log-format", "", "log format on stderr: text or json (default text)")
+
+	root.AddCommand(
+		newMigrateCommand(m),
+		newSandboxCommand(m),
+		newDemoCommand(m),
+	)
+	for _, c := range root.Commands() {
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	}
+	return root
+}
+
+// argsUsage wraps a cobra argument check so that its complaint exits 2.
+func argsUsage(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}
