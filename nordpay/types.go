@@ -225,8 +225,8 @@ type CreateInvoiceRequest struct {
 	AllowedCurrencies []string `json:"allowed_currencies,omitempty"`
 	// Amount is a string: "200 USD" or "0.015 BNB" expressions are allowed.
 	Amount string `json:"amount"`
-	// ExpiresTime is the lifetime in minutes (30 to 1440).
-	ExpiresTime int    `json:"expires_time"`
+	// ExpiresTime is the lifetime in minutes (30 to 1440); 0 leaves it to the API.
+	ExpiresTime int    `json:"expires_time,omitempty"`
 	Label       string `json:"label"`
 	PostbackURL string `json:"postback_url,omitempty"`
 	SuccessURL  string `json:"success_url,omitempty"`

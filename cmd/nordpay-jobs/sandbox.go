@@ -65,8 +65,8 @@ answer without a key, as the vendor's example shows. Stop it with Ctrl-C.`,
 			if err != nil {
 				return fmt.Errorf("sandbox: %w", err)
 			}
-			m.printf("Nord PAY sandbox listening on http://%s/ (seed %d; %d invoice and %d wallet transactions over the %d days to now)\n",
-				ln.Addr(), f.seed, opts.Invoices.Count, opts.Wallets.Count, f.days)
+			m.printf("Nord PAY sandbox listening on http://%s/ (seed %d; %d days of invoice and wallet transactions to now, and more arriving as time passes)\n",
+				ln.Addr(), f.seed, f.days)
 			return serveUntilDone(cmd.Context(), ln, srv)
 		}),
 	}
@@ -78,8 +78,8 @@ answer without a key, as the vendor's example shows. Stop it with Ctrl-C.`,
 	fl.Float64Var(&f.lostConfirmRate, "lost-confirm-rate", 0, "share of confirms that execute and then lose their answer (0 to 1)")
 	fl.DurationVar(&f.latency, "latency", 0, "delay added to every answer")
 	fl.IntVar(&f.days, "days", 30, "days of generated history, ending now")
-	fl.IntVar(&f.invoices, "invoices", -1, "generated invoice transactions (default: the demo volume)")
-	fl.IntVar(&f.walletTxs, "wallet-transactions", -1, "generated wallet transactions (default: the demo volume)")
+	fl.IntVar(&f.invoices, "invoices", -1, "invoice transactions over the --days of history (default: the demo volume)")
+	fl.IntVar(&f.walletTxs, "wallet-transactions", -1, "wallet transactions over the --days of history (default: the demo volume)")
 	fl.DurationVar(&f.quoteTTL, "quote-ttl", 0, "how long a withdraw quote stays valid (default 5m)")
 	return cmd
 }
@@ -96,18 +96,24 @@ func (f *sandboxFlags) check() error {
 	return nil
 }
 
+// futureDays is how far past now the sandbox keeps generating transactions.
+const futureDays = 365
+
 // options turns the flags into sandbox options on top of the demo defaults.
 func (f *sandboxFlags) options(now time.Time) sandbox.Options {
 	opts := sandbox.DefaultOptions(now)
 	opts.Seed = f.seed
+	// History of --days up to now, and a year more at the same pace: transactions are served
+	// once their time has come, so a long-running sandbox keeps receiving payments.
 	start := now.Add(-time.Duration(f.days) * 24 * time.Hour)
+	end := now.Add(futureDays * 24 * time.Hour)
 	scale := func(g *sandbox.Generator, n int) {
 		perDay := float64(g.Count) / (g.End.Sub(g.Start).Hours() / 24)
-		g.Start, g.End = start, now
-		g.Count = int(perDay * float64(f.days))
 		if n >= 0 {
-			g.Count = n
+			perDay = float64(n) / float64(f.days)
 		}
+		g.Start, g.End = start, end
+		g.Count = int(perDay * float64(f.days+futureDays))
 	}
 	scale(&opts.Invoices, f.invoices)
 	scale(&opts.Wallets, f.walletTxs)

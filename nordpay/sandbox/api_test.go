@@ -161,6 +161,22 @@ func TestWallets(t *testing.T) {
 	if one != wallets[3] {
 		t.Errorf("GET /wallet/{id} = %+v, want %+v", one, wallets[3])
 	}
+	t.Run("PerWalletTransactions", func(t *testing.T) {
+		all := mustGet[[]nordpay.Transaction](e, "/wallet/transactions?start_date=2026-02-10")
+		sum := 0
+		for _, w := range wallets {
+			txs := mustGet[[]nordpay.Transaction](e, "/wallet/"+string(w.ID)+"/transactions?start_date=2026-02-10")
+			for _, tx := range txs {
+				if tx.Source.ID != w.ID || tx.Currency.Name != string(w.Currency) || tx.SourceType != "wallet" {
+					t.Fatalf("wallet %s served %+v", w.ID, tx)
+				}
+			}
+			sum += len(txs)
+		}
+		if sum != len(all) || sum < 100 {
+			t.Errorf("per-wallet windows hold %d transactions, the stream %d", sum, len(all))
+		}
+	})
 	t.Run("Create", func(t *testing.T) {
 		code, b := e.post("/wallet/create", `{"currency":"BTC","label":"Cold, \"x\""}`)
 		if code != 200 {

@@ -112,13 +112,6 @@ func appendTime(dst []byte, us int64) []byte {
 	return append(dst, b[:]...)
 }
 
-func appendTimeValue(dst []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(dst, "null"...)
-	}
-	return appendTime(dst, t.UnixMicro())
-}
-
 // appendMoney writes an atto amount; spell (from a transaction) picks plain, exponent form,
 // trailing zeros or a JSON string for field number k.
 func appendMoney(dst []byte, a u128, spell uint64, k uint) []byte {

@@ -42,11 +42,12 @@ func routeKey(route string) string {
 	return strings.ToUpper(method) + " " + path
 }
 
-// InjectFault scripts a one-shot fault for the next request matching route, written as
-// "METHOD /path" with the path as documented ("POST /balance/withdraw/multiple/confirm",
-// "GET /invoice/{identifier}/transactions"; the trailing slash does not matter; a bare path
-// matches every method). Several faults for a route queue up in order and come before random
-// ones.
+// InjectFault scripts a one-shot fault for the next request matching route, so a test can
+// put the exact failure it needs at the exact step. The route is "METHOD /path" with the path
+// as documented ("POST /balance/withdraw/multiple/confirm",
+// "GET /invoice/{identifier}/transactions") or a concrete one ("GET /wallet/1448"); the
+// trailing slash does not matter, and a bare path matches every method. Several faults for a
+// route queue up in order, and scripted faults come before random ones.
 func (s *Server) InjectFault(route string, kind FaultKind) {
 	k := routeKey(route)
 	s.faults.mu.Lock()
@@ -81,7 +82,7 @@ func (s *Server) admit(rt *route) (kind FaultKind, cut float64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests[rt.key]++
-	for _, k := range []string{rt.key, rt.path} {
+	for _, k := range []string{rt.key, rt.path, rt.method + " " + rt.concrete, rt.concrete} {
 		if q := f.scripted[k]; len(q) > 0 {
 			kind = q[0]
 			if len(q) == 1 {

@@ -114,15 +114,16 @@ type genCur struct {
 	nfPlain, nfExpStyle []byte
 }
 
-// rateParts splits a positive rate into mantissa and decimal places.
+// rateParts splits a positive rate into mantissa and decimal places; the bounds keep the
+// generator's fixed-point products inside 128 bits.
 func rateParts(d decimal.Decimal) (uint64, int, error) {
 	p := places(d)
-	if p > attoDigits {
-		return 0, 0, fmt.Errorf("rate %s has more than %d decimals", d, attoDigits)
+	if p > 12 {
+		return 0, 0, fmt.Errorf("rate %s has more than 12 decimals", d)
 	}
 	m := d.Shift(int32(p)).BigInt()
-	if !m.IsUint64() || m.Uint64() >= 1<<62 || m.Sign() <= 0 {
-		return 0, 0, fmt.Errorf("rate %s out of range", d)
+	if m.Sign() <= 0 || !m.IsUint64() || m.Uint64() >= 1e15 {
+		return 0, 0, fmt.Errorf("rate %s out of range (at most 15 significant digits)", d)
 	}
 	return m.Uint64(), p, nil
 }

@@ -25,16 +25,18 @@ type call struct {
 
 // route is the outcome of matching a request against the API's paths.
 type route struct {
-	key     string // "GET /invoice/{identifier}": what Requests and InjectFault name
-	path    string // "/invoice/{identifier}"
-	status  int    // 404 or 405 when no endpoint answers
-	allow   string // methods of a 405
-	public  bool   // no API key needed
-	stream  bool   // a transaction stream (random mid-stream drops apply)
-	array   bool   // answered through the streaming array writer
-	confirm bool   // a withdrawal confirm (random lost answers apply)
-	param   string
-	h       func(*Server, *call)
+	key      string // "GET /invoice/{identifier}": what Requests and InjectFault name
+	path     string // "/invoice/{identifier}"
+	method   string
+	concrete string // the request's path without its trailing slash
+	status   int    // 404 or 405 when no endpoint answers
+	allow    string // methods of a 405
+	public   bool   // no API key needed
+	stream   bool   // a transaction stream (random mid-stream drops apply)
+	array    bool   // answered through the streaming array writer
+	confirm  bool   // a withdrawal confirm (random lost answers apply)
+	param    string
+	h        func(*Server, *call)
 }
 
 type endpoint struct {
@@ -102,11 +104,11 @@ func match(method, path string) route {
 			continue
 		}
 		return route{
-			key: method + " " + e.pattern, path: e.pattern, public: e.public,
+			key: method + " " + e.pattern, path: e.pattern, method: method, concrete: path, public: e.public,
 			stream: e.stream, array: e.array, confirm: e.confirm, param: param, h: e.h,
 		}
 	}
-	rt := route{key: method + " " + path, path: path, status: http.StatusNotFound}
+	rt := route{key: method + " " + path, path: path, method: method, concrete: path, status: http.StatusNotFound}
 	if len(allow) > 0 {
 		rt.status = http.StatusMethodNotAllowed
 		rt.allow = strings.Join(slices.Compact(allow), ", ")

@@ -1,7 +1,3 @@
-// Package sandbox is an in-process fake of the Nord PAY API: an http.Handler with state, a
-// seeded generator of invoice and wallet transactions, and fault injection. It serves exactly
-// the shapes of shared/nordpay-api/ASSUMPTIONS.md, so that the client, the sync job, mass
-// payouts, `nordpay-jobs demo` and `nordpay-jobs sandbox` can run without the real API.
 package sandbox
 
 import (
@@ -70,7 +66,9 @@ type Generator struct {
 // Fee is a withdrawal service fee: Fixed + Percent% of the amount, rounded to the currency's
 // decimals, so tests can predict every quote.
 type Fee struct {
-	Fixed   decimal.Decimal
+	// Fixed is charged on every row.
+	Fixed decimal.Decimal
+	// Percent is a percentage of the row's amount (0.5 means 0.5%).
 	Percent decimal.Decimal
 }
 
@@ -271,8 +269,17 @@ func validateOptions(o *Options) error {
 		if !c.Rate.Valid || !c.Rate.Decimal.IsPositive() {
 			return optionsError("currency %s: rate must be set and positive", c.Name)
 		}
-		if _, _, err := rateParts(c.Rate.Decimal); err != nil {
+		mant, _, err := rateParts(c.Rate.Decimal)
+		if err != nil {
 			return optionsError("currency %s: %v", c.Name, err)
+		}
+		// The generator works in 128-bit fixed point: the largest amount it can make, times
+		// the rate's mantissa, must fit.
+		worst := c.NetworkFee.Mul(decimal.NewFromInt(2)).Add(c.MinDeposit).
+			Add(decimal.NewFromInt(6000).Div(c.Rate.Decimal)).Shift(attoDigits).
+			Mul(decimal.NewFromInt(int64(mant)))
+		if worst.BigInt().BitLen() > 120 {
+			return optionsError("currency %s: network_fee, min_deposit or rate too large for the generator", c.Name)
 		}
 	}
 	for name, g := range map[string]Generator{"Invoices": o.Invoices, "Wallets": o.Wallets} {

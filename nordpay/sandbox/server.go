@@ -57,13 +57,17 @@ type Payment struct {
 	Identifier string
 	// Multiple is true for a row of a multiple withdrawal.
 	Multiple bool
+	// Currency is the quote's currency.
 	Currency string
-	Address  string
+	// Address is the recipient as the request sent it.
+	Address string
 	// Amount is what the balance fell by for this row; the recipient gets Amount - ServiceFee.
-	Amount     decimal.Decimal
+	Amount decimal.Decimal
+	// ServiceFee is the row's fee as quoted.
 	ServiceFee decimal.Decimal
 	// Row is the index of the row in its request (0 for a single withdrawal).
-	Row         int
+	Row int
+	// ConfirmedAt is the sandbox clock at the confirm.
 	ConfirmedAt time.Time
 }
 
@@ -127,6 +131,12 @@ func New(opts Options) (*Server, error) {
 	for k, v := range o.InitialBalances {
 		s.initial[k] = v
 	}
+	fees := make(map[string]Fee, len(o.WithdrawFees))
+	for k, v := range o.WithdrawFees {
+		fees[k] = v
+	}
+	s.opts.WithdrawFees = fees
+	s.opts.InitialBalances = nil // s.initial is the copy in use
 	var deposit []*genCur
 	for i, c := range o.Currencies {
 		g := newGenCur(i, c, s.seed)

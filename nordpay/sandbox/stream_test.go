@@ -420,8 +420,8 @@ func (p *heapProbe) Write(b []byte) (int, error) {
 }
 
 func TestMillionWindowFlatMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("streams a million transactions")
+	if testing.Short() || raceEnabled {
+		t.Skip("streams a million transactions and measures allocations")
 	}
 	end := t0
 	s, err := New(Options{

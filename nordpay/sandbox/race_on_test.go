@@ -1,0 +1,6 @@
+//go:build race
+
+package sandbox
+
+// raceEnabled skips the allocation measurements, which the race detector distorts.
+const raceEnabled = true
