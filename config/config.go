@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nordpay/nordpay-jobs/ledger"
 	"github.com/nordpay/nordpay-jobs/nordpay"
 	"go.yaml.in/yaml/v3"
 )
@@ -35,8 +36,35 @@ type Config struct {
 	NordPay NordPay `yaml:"nordpay"`
 	// Log configures log lines on stderr.
 	Log Log `yaml:"log"`
+	// Sync configures how transactions are pulled into the ledger.
+	Sync Sync `yaml:"sync"`
+	// Ledger configures the books.
+	Ledger Ledger `yaml:"ledger"`
 
 	sources map[string]string
+}
+
+// Sync configures `nordpay-jobs sync`.
+type Sync struct {
+	// Start is where the very first sync begins when no --from is given: a date (2026-01-01,
+	// midnight UTC) or an RFC 3339 time. Later syncs continue from the stored watermark.
+	Start string `yaml:"start"`
+	// Window is how much time one API call and one database transaction cover. Defaults to 24h.
+	Window Duration `yaml:"window"`
+	// Overlap widens each window's query on both sides, because the API does not say whether
+	// end_date is inclusive; the ledger books each transaction once anyway. Defaults to 5m.
+	Overlap Duration `yaml:"overlap"`
+	// Lookback is how far before the watermark each run pulls again, to book transactions
+	// that the API shows late (late confirmations). Defaults to 48h.
+	Lookback Duration `yaml:"lookback"`
+	// Sources are the transaction kinds to pull: invoice, wallet. Defaults to both.
+	Sources []string `yaml:"sources"`
+}
+
+// Ledger configures the books.
+type Ledger struct {
+	// Accounts names the accounts; {CUR} stands for the currency.
+	Accounts ledger.Chart `yaml:"accounts"`
 }
 
 // NordPay configures the API client.
@@ -91,6 +119,13 @@ func Default() Config {
 			ResponseTimeout: Duration(60 * time.Second),
 		},
 		Log: Log{Level: "info", Format: "text"},
+		Sync: Sync{
+			Window:   Duration(24 * time.Hour),
+			Overlap:  Duration(5 * time.Minute),
+			Lookback: Duration(48 * time.Hour),
+			Sources:  []string{"invoice", "wallet"},
+		},
+		Ledger: Ledger{Accounts: ledger.DefaultChart()},
 	}
 	c.sources = map[string]string{}
 	return c
@@ -213,6 +248,31 @@ func (c *Config) Validate() error {
 			bad("database_url", "is neither a postgres:// URL nor a key=value connection string")
 		}
 	}
+	if c.Sync.Start != "" {
+		if _, err := ParseTime(c.Sync.Start); err != nil {
+			bad("sync.start", "%v", err)
+		}
+	}
+	if c.Sync.Window.D() < time.Minute {
+		bad("sync.window", "%s is shorter than a minute", c.Sync.Window.D())
+	}
+	if c.Sync.Overlap.D() < 0 || c.Sync.Overlap.D() >= c.Sync.Window.D() {
+		bad("sync.overlap", "%s must be at least 0 and shorter than the window", c.Sync.Overlap.D())
+	}
+	if c.Sync.Lookback.D() < 0 {
+		bad("sync.lookback", "must not be negative")
+	}
+	if len(c.Sync.Sources) == 0 {
+		bad("sync.sources", "lists no source; use invoice, wallet or both")
+	}
+	for _, src := range c.Sync.Sources {
+		if src != "invoice" && src != "wallet" {
+			bad("sync.sources", "%q is not invoice or wallet", src)
+		}
+	}
+	if err := c.Ledger.Accounts.Validate(); err != nil {
+		bad("ledger.accounts", "%s", strings.TrimPrefix(err.Error(), "ledger: "))
+	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "warning", "error":
 	default:
@@ -269,4 +329,17 @@ func (c *Config) ClientOptions() nordpay.Options {
 		MaxRetries:            retries,
 		ResponseHeaderTimeout: c.NordPay.ResponseTimeout.D(),
 	}
+}
+
+// ParseTime reads a time as the command line takes it: a date (2026-10-01, meaning midnight
+// UTC) or an RFC 3339 time (2026-10-01T12:00:00Z, 2026-10-01T14:00:00+02:00).
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a date (2026-10-01) nor an RFC 3339 time (2026-10-01T12:00:00Z)", s)
 }

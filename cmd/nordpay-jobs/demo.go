@@ -13,6 +13,8 @@ import (
 
 	"github.com/nordpay/nordpay-jobs/db"
 	"github.com/nordpay/nordpay-jobs/db/pgtemp"
+	"github.com/nordpay/nordpay-jobs/jobs"
+	"github.com/nordpay/nordpay-jobs/ledger"
 	"github.com/nordpay/nordpay-jobs/nordpay"
 	"github.com/nordpay/nordpay-jobs/nordpay/sandbox"
 	"github.com/shopspring/decimal"
@@ -28,7 +30,9 @@ func newDemoCommand(m *Main) *cobra.Command {
 
 It starts a throwaway PostgreSQL cluster (unless DATABASE_URL or --database-url names one),
 starts the sandbox Nord PAY API in-process on a loopback port with a random key, migrates the
-schema, talks to the API, prints what it did, and removes everything it started.`,
+schema, syncs the sandbox's month of transactions into the ledger (twice, to show nothing is
+booked twice), checks the ledger against the API's balances and its own invariants, prints
+what it did, and removes everything it started.`,
 		Example: `  nordpay-jobs demo
   make demo`,
 		Args: argsUsage(cobra.NoArgs),
@@ -69,6 +73,7 @@ func runDemo(ctx context.Context, m *Main, seed int64) error {
 	opts := sandbox.DefaultOptions(m.Now())
 	opts.Seed = seed
 	opts.APIKey = key.Reveal()
+	opts.InitialBalances = nil // the ledger then explains every balance from the first transaction
 	srv, err := sandbox.New(opts)
 	if err != nil {
 		return err
@@ -113,37 +118,53 @@ func runDemo(ctx context.Context, m *Main, seed int64) error {
 	}
 	say("API: %d currencies: %s", len(currencies), strings.Join(cnames, ", "))
 
-	day := nordpay.Window{Start: m.Now().Add(-24 * time.Hour), End: m.Now()}
-	for _, source := range []string{nordpay.SourceInvoice, nordpay.SourceWallet} {
-		var n, paid, bad int
-		gross := map[string]decimal.Decimal{}
-		for tx, err := range client.Transactions(ctx, source, day) {
-			if err != nil {
-				if _, ok := err.(*nordpay.RecordError); ok {
-					bad++
-					continue
-				}
-				return err
-			}
-			n++
-			if tx.IsPaid {
-				paid++
-				gross[tx.Currency.Name] = gross[tx.Currency.Name].Add(tx.Amount)
-			}
-		}
-		say("API: %s transactions of the last 24 hours: %d (%d paid, %d unreadable); gross %s",
-			source, n, paid, bad, formatAmounts(gross))
+	store := ledger.NewStore(conn, m.Config.Ledger.Accounts)
+	syncer := &jobs.Syncer{Client: client, Store: store, Chart: m.Config.Ledger.Accounts, Now: m.Now}
+	syncOpts := jobs.SyncOptions{From: opts.Invoices.Start, Window: m.Config.Sync.Window.D(), Overlap: m.Config.Sync.Overlap.D()}
+	res, err := syncer.Run(ctx, syncOpts)
+	if err != nil {
+		return err
 	}
+	say("Sync: %d windows from %s; fetched %d, booked %d, %d already booked, %d unpaid, %d quarantined",
+		res.Windows, syncOpts.From.Format("2006-01-02"), res.Fetched, res.Booked, res.AlreadyBooked, res.Unpaid, res.Quarantined)
+	again, err := syncer.Run(ctx, syncOpts)
+	if err != nil {
+		return err
+	}
+	say("Sync again over the same range: booked %d, %d already booked (nothing is booked twice)", again.Booked, again.AlreadyBooked)
 
 	balances, err := client.Balances(ctx)
 	if err != nil {
 		return err
 	}
-	bal := map[string]decimal.Decimal{}
-	for _, b := range balances {
-		bal[b.Currency] = b.Balance
+	ours, err := store.Balances(ctx, time.Time{})
+	if err != nil {
+		return err
 	}
-	say("API: balances: %s", formatAmounts(bal))
+	assets := map[string]decimal.Decimal{}
+	for _, b := range ours {
+		if b.Account == m.Config.Ledger.Accounts.AssetsAccount(b.Currency) {
+			assets[b.Currency] = b.Balance
+		}
+	}
+	var differ []string
+	for _, b := range balances {
+		if !assets[b.Currency].Equal(b.Balance) {
+			differ = append(differ, fmt.Sprintf("%s ledger %s, Nord PAY %s", b.Currency, assets[b.Currency], b.Balance))
+		}
+	}
+	if len(differ) > 0 {
+		return fmt.Errorf("demo: the ledger disagrees with GET /balance/: %s", strings.Join(differ, "; "))
+	}
+	say("Ledger: assets equal Nord PAY's GET /balance/ to the last decimal in all %d currencies: %s", len(balances), formatAmounts(assets))
+	rep, err := store.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return fmt.Errorf("demo: ledger verify failed: %+v", rep)
+	}
+	say("Ledger: verify passed %d invariant checks", len(rep.Checks))
 	say("Done in %s. The throwaway database and the sandbox are removed on exit.", time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -109,7 +109,7 @@ func TestMigrate(t *testing.T) {
 	t.Parallel()
 	url := dbtest.URL(t)
 	code, out, stderr := run(t, map[string]string{"DATABASE_URL": url}, "migrate")
-	if code != ExitOK || !strings.Contains(out, "schema is up to date (version 1)") {
+	if code != ExitOK || !strings.Contains(out, "schema is up to date (version 2)") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, stderr)
 	}
 	code, out, _ = run(t, nil, "migrate", "--json", "--database-url", url)
@@ -117,7 +117,7 @@ func TestMigrate(t *testing.T) {
 		Applied []string `json:"applied"`
 		Version int      `json:"version"`
 	}
-	if code != ExitOK || json.Unmarshal([]byte(out), &got) != nil || got.Version != 1 || len(got.Applied) != 0 {
+	if code != ExitOK || json.Unmarshal([]byte(out), &got) != nil || got.Version != 2 || len(got.Applied) != 0 {
 		t.Fatalf("--json: exit %d, %s", code, out)
 	}
 }
@@ -204,7 +204,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"started a throwaway cluster", "Sandbox API: serving", "applied 1 migration(s): 001_currencies", "currencies", "balances:", "Done in"} {
+	for _, want := range []string{"started a throwaway cluster", "Sandbox API: serving", "applied 2 migration(s): 001_currencies, 002_ledger", "currencies", "booked 0, ", "equal Nord PAY", "verify passed", "Done in"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -162,8 +162,11 @@ Money is exact everywhere: amounts are decimals, never floating point.`
 const rootExample = `  # try everything on a throwaway database and the built-in sandbox API
   nordpay-jobs demo
 
-  # create or upgrade the schema
-  DATABASE_URL=postgres://localhost/nordpay nordpay-jobs migrate
+  # create or upgrade the schema, then book everything since October
+  export DATABASE_URL=postgres://localhost/nordpay NORDPAY_API_KEY=...
+  nordpay-jobs migrate
+  nordpay-jobs sync --from 2026-10-01
+  nordpay-jobs ledger balances
 
   # serve the fake Nord PAY API for local testing
   NORDPAY_API_KEY=k nordpay-jobs sandbox --addr 127.0.0.1:8089`
@@ -195,12 +198,19 @@ func newRootCommand(m *Main) *cobra.Command {
 
 	root.AddCommand(
 		newMigrateCommand(m),
+		newSyncCommand(m),
+		newLedgerCommand(m),
 		newSandboxCommand(m),
 		newDemoCommand(m),
 	)
-	for _, c := range root.Commands() {
+	var setFlagErrors func(*cobra.Command)
+	setFlagErrors = func(c *cobra.Command) {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+		for _, sub := range c.Commands() {
+			setFlagErrors(sub)
+		}
 	}
+	setFlagErrors(root)
 	return root
 }
 

@@ -1,0 +1,348 @@
+// Package jobs holds the jobs nordpay-jobs runs: the transaction sync now, and statements,
+// reconciliation, the payout inbox and the scheduler as they land.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/nordpay/nordpay-jobs/ledger"
+	"github.com/nordpay/nordpay-jobs/nordpay"
+	"github.com/shopspring/decimal"
+)
+
+// ErrNoStart is returned by a first sync that has neither a --from nor a configured start.
+var ErrNoStart = errors.New("sync: nothing has been synced yet and no start is given: pass --from (e.g. --from 2026-01-01) or set sync.start in the config")
+
+// SyncOptions say what to pull. Zero values take the defaults they name.
+type SyncOptions struct {
+	// From is where the pull starts. Defaults to the source's watermark minus Lookback, or
+	// Start when the source has never been synced.
+	From time.Time
+	// To is where it ends (exclusive). Defaults to now.
+	To time.Time
+	// Sources are ledger.SourceInvoice and/or ledger.SourceWallet. Defaults to both.
+	Sources []string
+	// Window is the span of one API call and one database transaction. Defaults to 24h.
+	Window time.Duration
+	// Overlap widens each window's query on both sides. Defaults to 0.
+	Overlap time.Duration
+	// Lookback is how far before the watermark a run without From starts. Defaults to 0.
+	Lookback time.Duration
+	// Start is where the first sync of a source begins when From is zero.
+	Start time.Time
+}
+
+// Syncer pulls Nord PAY transactions into the ledger, window by window. Each window is one
+// database transaction; the watermark of a source moves only when its window commits, so a
+// run that fails or is killed is continued by the next one, and nothing is booked twice.
+type Syncer struct {
+	Client *nordpay.Client
+	Store  *ledger.Store
+	Chart  ledger.Chart
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// Logger gets a line per window. Defaults to discarding.
+	Logger *slog.Logger
+	// Progress, if set, is told the plan and each finished window (for a progress bar).
+	Progress Progress
+}
+
+// Progress follows a sync.
+type Progress interface {
+	// Planned is called once with the number of windows the run will pull.
+	Planned(windows int)
+	// WindowDone is called after each window commits.
+	WindowDone(source string, w nordpay.Window, r WindowResult)
+}
+
+// WindowResult counts what one window did.
+type WindowResult struct {
+	Fetched, Booked, AlreadyBooked, Unpaid, Quarantined int64
+}
+
+// SyncResult is what a run did; its JSON form is the contract of `sync --json`.
+type SyncResult struct {
+	Fetched       int64 `json:"fetched"`
+	Booked        int64 `json:"booked"`
+	AlreadyBooked int64 `json:"already_booked"`
+	Unpaid        int64 `json:"unpaid"`
+	Quarantined   int64 `json:"quarantined"`
+	// Windows is how many windows were pulled.
+	Windows int `json:"windows"`
+	// Sources lists, per source, the range pulled.
+	Sources []SourceRange `json:"sources"`
+	// Totals are per currency sums of what was newly booked.
+	Totals []CurrencyTotal `json:"totals"`
+	// QuarantineReasons counts this run's quarantined records by reason.
+	QuarantineReasons map[string]int64 `json:"quarantine_reasons,omitempty"`
+}
+
+// SourceRange is the span one source was pulled over.
+type SourceRange struct {
+	Source string    `json:"source"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+}
+
+// CurrencyTotal sums newly booked transactions of one currency. Amounts are JSON strings.
+type CurrencyTotal struct {
+	Currency    string          `json:"currency"`
+	Entries     int64           `json:"entries"`
+	Gross       decimal.Decimal `json:"gross"`
+	NetworkFees decimal.Decimal `json:"network_fees"`
+	ServiceFees decimal.Decimal `json:"service_fees"`
+	Net         decimal.Decimal `json:"net"`
+}
+
+// WindowError is a failed window: nothing of it was booked, and the watermark stayed before it.
+type WindowError struct {
+	Source string
+	Window nordpay.Window
+	Err    error
+}
+
+func (e *WindowError) Error() string {
+	return fmt.Sprintf("sync: %s window %s to %s: %v; nothing of this window was booked, and the next run starts again from %s",
+		e.Source, e.Window.Start.Format(time.RFC3339), e.Window.End.Format(time.RFC3339), e.Err, e.Window.Start.Format(time.RFC3339))
+}
+
+func (e *WindowError) Unwrap() error { return e.Err }
+
+// plan is one source's windows.
+type plan struct {
+	source    string
+	from, to  time.Time
+	watermark time.Time
+	windows   []nordpay.Window
+}
+
+// Run pulls every source over its range. It refreshes the currency list first (unknown
+// currencies are quarantined, not booked).
+func (s *Syncer) Run(ctx context.Context, opts SyncOptions) (SyncResult, error) {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	logger := s.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if len(opts.Sources) == 0 {
+		opts.Sources = []string{ledger.SourceInvoice, ledger.SourceWallet}
+	}
+	if opts.Window <= 0 {
+		opts.Window = 24 * time.Hour
+	}
+	res := SyncResult{QuarantineReasons: map[string]int64{}}
+
+	currencies, err := s.Client.Currencies(ctx)
+	if err != nil {
+		return res, fmt.Errorf("sync: fetching the currency list: %w", err)
+	}
+	if err := s.Store.SaveCurrencies(ctx, currencies); err != nil {
+		return res, err
+	}
+	known := make(map[string]bool, len(currencies))
+	for _, c := range currencies {
+		known[c.Name] = true
+	}
+
+	to := opts.To
+	if to.IsZero() {
+		to = now().UTC()
+	}
+	var plans []plan
+	total := 0
+	for _, source := range opts.Sources {
+		if source != ledger.SourceInvoice && source != ledger.SourceWallet {
+			return res, fmt.Errorf("sync: unknown source %q (want %s or %s)", source, ledger.SourceInvoice, ledger.SourceWallet)
+		}
+		wm, ok, err := s.Store.Watermark(ctx, source)
+		if err != nil {
+			return res, err
+		}
+		from := opts.From
+		switch {
+		case !from.IsZero():
+		case ok:
+			from = wm.Add(-opts.Lookback)
+		case !opts.Start.IsZero():
+			from = opts.Start
+		default:
+			return res, ErrNoStart
+		}
+		p := plan{source: source, from: from.UTC(), to: to.UTC(), watermark: wm, windows: splitWindows(from.UTC(), to.UTC(), opts.Window)}
+		total += len(p.windows)
+		plans = append(plans, p)
+		res.Sources = append(res.Sources, SourceRange{Source: source, From: p.from, To: p.to})
+	}
+	if s.Progress != nil {
+		s.Progress.Planned(total)
+	}
+	totals := map[string]*CurrencyTotal{}
+	for _, p := range plans {
+		if err := s.runSource(ctx, p, opts, known, &res, totals, logger, now); err != nil {
+			res.Totals = sortedTotals(totals)
+			return res, err
+		}
+	}
+	res.Totals = sortedTotals(totals)
+	return res, nil
+}
+
+// runSource pulls one source's windows in order, recording the run.
+func (s *Syncer) runSource(ctx context.Context, p plan, opts SyncOptions, known map[string]bool, res *SyncResult,
+	totals map[string]*CurrencyTotal, logger *slog.Logger, now func() time.Time) error {
+	run := ledger.SyncRun{Source: p.source, From: p.from, To: p.to, StartedAt: now()}
+	id, err := s.Store.StartSyncRun(ctx, p.source, p.from, p.to)
+	if err != nil {
+		return err
+	}
+	run.ID = id
+	finish := func(runErr error) error {
+		run.FinishedAt = now()
+		run.Status = "ok"
+		if runErr != nil {
+			run.Status = "failed"
+			run.Error = runErr.Error()
+		}
+		// The run record is written even when the context is gone, so that a failure shows.
+		ferr := s.Store.FinishSyncRun(context.WithoutCancel(ctx), run)
+		return errors.Join(runErr, ferr)
+	}
+	watermark := p.watermark
+	for _, w := range p.windows {
+		wr, err := s.syncWindow(ctx, p.source, w, opts.Overlap, known, watermark, totals, res.QuarantineReasons)
+		run.Fetched += wr.Fetched
+		run.Booked += wr.Booked
+		run.AlreadyBooked += wr.AlreadyBooked
+		run.Unpaid += wr.Unpaid
+		run.Quarantined += wr.Quarantined
+		res.Fetched += wr.Fetched
+		res.Booked += wr.Booked
+		res.AlreadyBooked += wr.AlreadyBooked
+		res.Unpaid += wr.Unpaid
+		res.Quarantined += wr.Quarantined
+		if err != nil {
+			return finish(&WindowError{Source: p.source, Window: w, Err: err})
+		}
+		res.Windows++
+		if w.End.After(watermark) {
+			watermark = w.End
+		}
+		logger.LogAttrs(ctx, slog.LevelInfo, "sync: window booked", slog.String("source", p.source),
+			slog.Time("from", w.Start), slog.Time("to", w.End), slog.Int64("fetched", wr.Fetched),
+			slog.Int64("booked", wr.Booked), slog.Int64("already_booked", wr.AlreadyBooked),
+			slog.Int64("unpaid", wr.Unpaid), slog.Int64("quarantined", wr.Quarantined))
+		if s.Progress != nil {
+			s.Progress.WindowDone(p.source, w, wr)
+		}
+	}
+	return finish(nil)
+}
+
+// syncWindow streams one window into one batch and commits it with the new watermark.
+func (s *Syncer) syncWindow(ctx context.Context, source string, w nordpay.Window, overlap time.Duration, known map[string]bool,
+	watermark time.Time, totals map[string]*CurrencyTotal, reasons map[string]int64) (WindowResult, error) {
+	var wr WindowResult
+	batch, err := s.Store.BeginBatch(ctx)
+	if err != nil {
+		return wr, err
+	}
+	defer batch.Rollback() //nolint:errcheck // after Commit it does nothing; on failure the error that matters is already returned.
+	isKnown := func(c string) bool { return known[c] }
+	query := nordpay.Window{Start: w.Start.Add(-overlap), End: w.End.Add(overlap)}
+	for tx, err := range s.Client.Transactions(ctx, source, query) {
+		var rec *nordpay.RecordError
+		switch {
+		case errors.As(err, &rec):
+			wr.Fetched++
+			batch.Quarantine(ledger.Quarantined{Source: source, Reason: ledger.ReasonUndecodable, Detail: rec.Err.Error(), Raw: rec.Raw})
+			reasons[ledger.ReasonUndecodable]++
+			continue
+		case err != nil:
+			return WindowResult{}, err
+		}
+		wr.Fetched++
+		if problem := ledger.CheckTransaction(tx, source, isKnown); problem != nil {
+			raw, merr := nordpay.Marshal(tx)
+			if merr != nil {
+				raw = []byte(fmt.Sprintf("%+v", *tx))
+			}
+			batch.Quarantine(ledger.Quarantined{Source: source, ExternalID: tx.ID.String(), Reason: problem.Reason, Detail: problem.Detail, Raw: raw})
+			reasons[problem.Reason]++
+			continue
+		}
+		if !tx.IsPaid {
+			wr.Unpaid++
+			continue
+		}
+		entry := s.Chart.TransactionEntry(tx, source)
+		if err := batch.Add(ctx, &entry); err != nil {
+			return WindowResult{}, err
+		}
+	}
+	if w.End.After(watermark) {
+		batch.SetWatermark(source, w.End)
+	}
+	br, err := batch.Commit(ctx)
+	if err != nil {
+		return WindowResult{}, err
+	}
+	wr.Booked = int64(br.Booked)
+	wr.AlreadyBooked = int64(br.AlreadyBooked)
+	wr.Quarantined = int64(br.Quarantined)
+	s.addTotals(totals, br.Totals)
+	return wr, nil
+}
+
+// addTotals folds newly booked per-account sums into per-currency gross, fees and net.
+func (s *Syncer) addTotals(totals map[string]*CurrencyTotal, accts []ledger.AccountTotal) {
+	for _, a := range accts {
+		t := totals[a.Currency]
+		if t == nil {
+			t = &CurrencyTotal{Currency: a.Currency}
+			totals[a.Currency] = t
+		}
+		switch a.Account {
+		case s.Chart.AssetsAccount(a.Currency):
+			t.Net = t.Net.Add(a.Amount)
+			t.Entries += int64(a.Entries)
+		case ledger.AccountName(s.Chart.NetworkFees, a.Currency):
+			t.NetworkFees = t.NetworkFees.Add(a.Amount)
+		case ledger.AccountName(s.Chart.ServiceFees, a.Currency):
+			t.ServiceFees = t.ServiceFees.Add(a.Amount)
+		case ledger.AccountName(s.Chart.InvoiceIncome, a.Currency), ledger.AccountName(s.Chart.WalletIncome, a.Currency):
+			t.Gross = t.Gross.Sub(a.Amount)
+		}
+	}
+}
+
+func sortedTotals(m map[string]*CurrencyTotal) []CurrencyTotal {
+	out := make([]CurrencyTotal, 0, len(m))
+	for _, t := range m {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Currency < out[j].Currency })
+	return out
+}
+
+// splitWindows cuts [from, to) into windows aligned to multiples of size since the Unix epoch
+// (whole UTC days for the default 24h), so that the same period is always pulled the same way.
+func splitWindows(from, to time.Time, size time.Duration) []nordpay.Window {
+	var out []nordpay.Window
+	for start := from; start.Before(to); {
+		end := start.Truncate(size).Add(size)
+		if end.After(to) {
+			end = to
+		}
+		out = append(out, nordpay.Window{Start: start, End: end})
+		start = end
+	}
+	return out
+}
