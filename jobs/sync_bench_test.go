@@ -14,6 +14,7 @@ import (
 
 	"github.com/nordpay/nordpay-jobs/db"
 	"github.com/nordpay/nordpay-jobs/db/dbtest"
+	"github.com/nordpay/nordpay-jobs/internal/rss"
 	"github.com/nordpay/nordpay-jobs/jobs"
 	"github.com/nordpay/nordpay-jobs/ledger"
 	"github.com/nordpay/nordpay-jobs/nordpay"
@@ -77,14 +78,14 @@ func benchSyncOnce(b *testing.B, n int) {
 	syncer := &jobs.Syncer{Client: client, Store: ledger.NewStore(conn, chart), Chart: chart, Now: func() time.Time { return end }}
 
 	runtime.GC()
-	resetPeakRSS()
+	rss.ResetPeak()
 	t0 := time.Now()
 	res, err := syncer.Run(ctx, jobs.SyncOptions{From: start, To: end, Sources: []string{ledger.SourceInvoice}, Window: 24 * time.Hour, Overlap: time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}
 	syncTime := time.Since(t0)
-	rss := peakRSSMB()
+	peak := rss.PeakMB()
 	if res.Fetched < int64(n) {
 		b.Fatalf("fetched %d of %d", res.Fetched, n)
 	}
@@ -106,12 +107,12 @@ COMMIT;`, dir, dir))
 
 	b.ReportMetric(float64(res.Fetched)/syncTime.Seconds(), "sync-tx/s")
 	b.ReportMetric(syncTime.Seconds(), "sync-s")
-	b.ReportMetric(rss, "sync-peak-RSS-MB")
+	b.ReportMetric(peak, "sync-peak-RSS-MB")
 	b.ReportMetric(float64(res.Fetched)/copyTime.Seconds(), "copy-tx/s")
 	b.ReportMetric(copyTime.Seconds(), "copy-s")
 	b.ReportMetric(syncTime.Seconds()/copyTime.Seconds(), "sync/copy")
 	b.Logf("n=%d: fetched %d, booked %d, unpaid %d in %s (%.0f tx/s, peak RSS %.1f MB); plain COPY of the %d entries and their postings: %s",
-		n, res.Fetched, res.Booked, res.Unpaid, syncTime.Round(time.Millisecond), float64(res.Fetched)/syncTime.Seconds(), rss, nEntries, copyTime.Round(time.Millisecond))
+		n, res.Fetched, res.Booked, res.Unpaid, syncTime.Round(time.Millisecond), float64(res.Fetched)/syncTime.Seconds(), peak, nEntries, copyTime.Round(time.Millisecond))
 }
 
 // psql runs a script with psql against url, failing the benchmark on any error.
@@ -122,22 +123,4 @@ func psql(b *testing.B, url, script string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("psql: %v\n%s", err, out)
 	}
-}
-
-// resetPeakRSS resets the kernel's high-water mark of this process's resident set.
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// peakRSSMB reads VmHWM from /proc/self/status, in MB.
-func peakRSSMB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,29 +24,12 @@ var (
 	testStart = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type bundle struct {
 	sb     *sandbox.Server
 	db     *sqlx.DB
 	store  *ledger.Store
 	syncer *jobs.Syncer
-	clock  *clock
+	clock  *sandbox.Clock
 	// wrap, when set, may replace the response writer of a request before the sandbox serves it.
 	wrap atomic.Pointer[func(http.ResponseWriter, *http.Request) http.ResponseWriter]
 }
@@ -56,7 +38,7 @@ type bundle struct {
 // a syncer into a fresh database.
 func setup(t *testing.T, mod ...func(*sandbox.Options)) *bundle {
 	t.Helper()
-	b := &bundle{clock: &clock{t: testNow}}
+	b := &bundle{clock: sandbox.NewClock(testNow)}
 	opts := sandbox.DefaultOptions(testNow)
 	opts.APIKey = "sync-test"
 	opts.Now = b.clock.Now

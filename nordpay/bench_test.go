@@ -1,17 +1,14 @@
 package nordpay_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/nordpay/nordpay-jobs/internal/rss"
 	"github.com/nordpay/nordpay-jobs/nordpay"
 	"github.com/nordpay/nordpay-jobs/nordpay/sandbox"
 )
@@ -43,7 +40,7 @@ func BenchmarkStreamWindow(b *testing.B) {
 			w := nordpay.Window{Start: start, End: start.Add(24 * time.Hour)}
 			ctx := context.Background()
 			runtime.GC()
-			resetPeakRSS()
+			rss.ResetPeak()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			b.ResetTimer()
@@ -68,31 +65,7 @@ func BenchmarkStreamWindow(b *testing.B) {
 			b.ReportMetric(total/b.Elapsed().Seconds(), "tx/s")
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/tx")
 			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/total, "B/tx")
-			b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+			b.ReportMetric(rss.PeakMB(), "peak-RSS-MB")
 		})
 	}
-}
-
-// resetPeakRSS resets the kernel's high-water mark of this process's resident set (VmHWM), so
-// that each sub-benchmark reports its own peak.
-func resetPeakRSS() {
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-// peakRSSMB reads VmHWM from /proc/self/status, in MB; 0 where there is no /proc.
-func peakRSSMB() float64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			var kb float64
-			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb)
-			return kb / 1024
-		}
-	}
-	return 0
 }

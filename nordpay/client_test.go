@@ -19,24 +19,6 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// clock is a settable sandbox clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -59,7 +41,7 @@ func (s *syncBuffer) String() string {
 type bundle struct {
 	client *nordpay.Client
 	sb     *sandbox.Server
-	clock  *clock
+	clock  *sandbox.Clock
 	url    string
 	key    string
 	opts   sandbox.Options
@@ -72,7 +54,7 @@ var testNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 // at debug level into b.logs and never sleeps between retries.
 func setup(t *testing.T, mod ...func(*sandbox.Options)) *bundle {
 	t.Helper()
-	clk := &clock{t: testNow}
+	clk := sandbox.NewClock(testNow)
 	opts := sandbox.DefaultOptions(testNow)
 	opts.APIKey = "sk-test-" + strings.ReplaceAll(t.Name(), "/", "-")
 	opts.Now = clk.Now

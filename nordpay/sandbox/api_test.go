@@ -275,7 +275,7 @@ func TestInvoices(t *testing.T) {
 			t.Errorf("created %+v", inv)
 		}
 		before := e.balances()["USDTTRC20"]
-		e.clock.Add(time.Minute)
+		e.clock.Advance(time.Minute)
 		ptx, err := e.s.PayInvoice(inv.UUID, dec("200"))
 		if err != nil {
 			t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,43 +17,19 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const testKey = "test-key-5f3a9c"
 
-// clock is a settable sandbox clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // env is one sandbox behind a real HTTP server, with a raw client.
 type env struct {
 	t      *testing.T
 	s      *Server
 	srv    *httptest.Server
-	clock  *clock
+	clock  *Clock
 	client *http.Client
 }
 
 // setup starts the default sandbox at t0, after mutate (may be nil) adjusts its options.
 func setup(t *testing.T, mutate func(*Options)) *env {
 	t.Helper()
-	c := &clock{t: t0}
+	c := NewClock(t0)
 	o := DefaultOptions(t0)
 	o.APIKey = testKey
 	o.Now = c.Now

@@ -335,7 +335,7 @@ func TestBalancesEqualServedNets(t *testing.T) {
 	// Late transactions near the end appear as the clock moves; the balance follows.
 	recent := windowQuery(t0.Add(-3*time.Hour).Format(time.RFC3339), "")
 	before := len(mustGet[[]nordpay.Transaction](e, recent))
-	e.clock.Add(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	after := len(mustGet[[]nordpay.Transaction](e, recent))
 	if after <= before {
 		t.Errorf("no late transaction appeared: %d then %d", before, after)
@@ -362,11 +362,11 @@ func TestBalancesEqualServedNets(t *testing.T) {
 	model.CreatedAt = nordpay.Time{Time: e.clock.Now().Add(-time.Hour)}
 	e.s.AddTransaction(model, e.clock.Now().Add(time.Hour))
 	check("added, not yet visible")
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	check("added, visible")
 
 	// The clock moving back recomputes.
-	e.clock.Add(-90 * time.Minute)
+	e.clock.Advance(-90 * time.Minute)
 	check("clock moved back")
 	e.clock.Set(t0.Add(-10 * 24 * time.Hour))
 	check("ten days back")

@@ -172,12 +172,12 @@ func TestWithdrawBusinessErrors(t *testing.T) {
 		e := withdrawEnv(t)
 		q, _ := e.quote("/balance/withdraw/multiple/request", `{"currency":"USDTBEP20","addresses_and_amounts":[{"address":"a","amount":10}]}`)
 		confirm := fmt.Sprintf(`{"identifier":%q}`, q.Identifier)
-		e.clock.Add(5*time.Minute + time.Microsecond)
+		e.clock.Advance(5*time.Minute + time.Microsecond)
 		code, b := e.post("/balance/withdraw/multiple/confirm", confirm)
 		if code != 400 || detail(t, b) != "Withdraw request expired" {
 			t.Errorf("%d %s", code, b)
 		}
-		e.clock.Add(-time.Microsecond) // exactly expires_at: still valid
+		e.clock.Advance(-time.Microsecond) // exactly expires_at: still valid
 		if code, b := e.post("/balance/withdraw/multiple/confirm", confirm); code != 200 {
 			t.Errorf("at expires_at: %d %s", code, b)
 		}
