@@ -290,6 +290,25 @@ func (b *Batch) SetWatermark(source string, at time.Time) {
 // over the staging rows of the booked entries: a few rows, which Commit folds into
 // per-account totals; summing the 4x more posting rows instead cost 7% more.
 const (
+	// unpivotSlots turns a staging row s into its postings p (line 1..4, empty slots left
+	// out), with the account a for its currency; both commit forms use it.
+	unpivotSlots = `
+		CROSS JOIN LATERAL (VALUES
+			(1, s.a1, s.m1, s.u1),
+			(2, s.a2, s.m2, s.u2),
+			(3, s.a3, s.m3, s.u3),
+			(4, s.a4, s.m4, s.u4)
+		) AS p (line, account_id, amount, amount_usd)
+		LEFT JOIN accounts a ON a.id = p.account_id -- a missing one is for the trigger to report
+		WHERE p.account_id IS NOT NULL -- an empty slot
+	`
+	// shapeSums sums the staged amounts per shape (the accounts of slots 1-4); both commit
+	// forms end with it, each with its own filter and GROUP BY.
+	shapeSums = `
+	SELECT count(*), a1, a2, a3, a4, sum(m1), sum(u1), sum(m2), sum(u2), sum(m3), sum(u3), sum(m4), sum(u4)
+	FROM ledger_batch_staging
+	`
+
 	commitNew = `
 	WITH new_entries AS (
 		INSERT INTO journal_entries (id, source, external_id, occurred_at, description, tx_hash, label, address, source_ref)
@@ -300,20 +319,10 @@ const (
 		INSERT INTO postings (entry_id, line, account_id, currency, amount, amount_usd, occurred_at)
 		SELECT s.id, p.line, p.account_id, coalesce(a.currency, ''), p.amount, p.amount_usd, s.occurred_at
 		FROM ledger_batch_staging s
-		CROSS JOIN LATERAL (VALUES
-			(1, s.a1, s.m1, s.u1),
-			(2, s.a2, s.m2, s.u2),
-			(3, s.a3, s.m3, s.u3),
-			(4, s.a4, s.m4, s.u4)
-		) AS p (line, account_id, amount, amount_usd)
-		LEFT JOIN accounts a ON a.id = p.account_id -- a missing one is for the trigger to report
-		WHERE p.account_id IS NOT NULL -- an empty slot
-	)
+` + unpivotSlots + `	)
 	-- new_entries is read first (a duplicate fails the statement before any posting is
 	-- written), new_postings runs last, when the statement ends.
-	SELECT count(*), a1, a2, a3, a4, sum(m1), sum(u1), sum(m2), sum(u2), sum(m3), sum(u3), sum(m4), sum(u4)
-	FROM ledger_batch_staging
-	WHERE (SELECT count(*) FROM new_entries) > 0
+` + shapeSums + `	WHERE (SELECT count(*) FROM new_entries) > 0
 	GROUP BY a1, a2, a3, a4`
 
 	commitMixed = `
@@ -328,18 +337,8 @@ const (
 		INSERT INTO postings (entry_id, line, account_id, currency, amount, amount_usd, occurred_at)
 		SELECT s.id, p.line, p.account_id, coalesce(a.currency, ''), p.amount, p.amount_usd, s.occurred_at
 		FROM (SELECT * FROM ledger_batch_staging WHERE id IN (SELECT id FROM new_entries)) s
-		CROSS JOIN LATERAL (VALUES
-			(1, s.a1, s.m1, s.u1),
-			(2, s.a2, s.m2, s.u2),
-			(3, s.a3, s.m3, s.u3),
-			(4, s.a4, s.m4, s.u4)
-		) AS p (line, account_id, amount, amount_usd)
-		LEFT JOIN accounts a ON a.id = p.account_id -- a missing one is for the trigger to report
-		WHERE p.account_id IS NOT NULL -- an empty slot
-	)
-	SELECT count(*), a1, a2, a3, a4, sum(m1), sum(u1), sum(m2), sum(u2), sum(m3), sum(u3), sum(m4), sum(u4)
-	FROM ledger_batch_staging
-	WHERE id IN (SELECT id FROM new_entries)
+` + unpivotSlots + `	)
+` + shapeSums + `	WHERE id IN (SELECT id FROM new_entries)
 	GROUP BY a1, a2, a3, a4`
 )
 
