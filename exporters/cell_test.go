@@ -1,0 +1,30 @@
+package exporters_test
+
+import (
+	"testing"
+
+	"github.com/nordpay/nordpay-jobs/exporters"
+)
+
+func TestNeutralise(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`=HYPERLINK("http://x","y")`: `'=HYPERLINK("http://x","y")`,
+		"+1+1":                       "'+1+1",
+		"@SUM(A1)":                   "'@SUM(A1)",
+		"-2+3":                       "'-2+3",
+		"\t=1":                       "'\t=1",
+		"\r=1":                       "'\r=1",
+		"  =1+1":                     "'  =1+1",
+		"＝1+1":                       "'＝1+1",
+		"order 42":                   "order 42",
+		"":                           "",
+		"   ":                        "   ",
+		"a=b":                        "a=b",
+		"0xAbC":                      "0xAbC",
+	} {
+		if got := exporters.Neutralise(in); got != want {
+			t.Errorf("Neutralise(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
