@@ -192,6 +192,12 @@ func (s *Syncer) Run(ctx context.Context, opts SyncOptions) (SyncResult, error) 
 		}
 	}
 	res.Totals = sortedTotals(totals)
+	if res.Booked > 0 {
+		if err := s.Store.Analyze(ctx); err != nil {
+			// What was booked stays booked; only later reads are planned less well.
+			logger.LogAttrs(ctx, slog.LevelWarn, "sync: statistics not refreshed", slog.String("error", err.Error()))
+		}
+	}
 	return res, nil
 }
 
@@ -215,9 +221,28 @@ func (s *Syncer) runSource(ctx context.Context, p plan, opts SyncOptions, known 
 		ferr := s.Store.FinishSyncRun(context.WithoutCancel(ctx), run)
 		return errors.Join(runErr, ferr)
 	}
-	watermark := p.watermark
-	for _, w := range p.windows {
-		wr, err := s.syncWindow(ctx, p.source, w, opts.Overlap, known, watermark, totals, res.QuarantineReasons)
+	// Two stages, overlapped: while window k commits (PostgreSQL's work), window k+1 is
+	// fetched, decoded and copied into its own batch (the API's and Go's work, and the COPY's
+	// parsing). Commits stay in window order, one at a time, and a window is committed only
+	// after the one before it, so the watermark never runs ahead of what is booked, and a
+	// window that fails stops the run with every later window rolled back.
+	var inflight *pendingWindow
+	collect := func() error {
+		if inflight == nil {
+			return nil
+		}
+		pw := inflight
+		inflight = nil
+		<-pw.done
+		wr := pw.wr
+		if pw.err == nil {
+			wr.Booked = int64(pw.res.Booked)
+			wr.AlreadyBooked = int64(pw.res.AlreadyBooked)
+			wr.Quarantined = int64(pw.res.Quarantined)
+			s.addTotals(totals, pw.res.Totals)
+		} else {
+			wr = WindowResult{}
+		}
 		run.Fetched += wr.Fetched
 		run.Booked += wr.Booked
 		run.AlreadyBooked += wr.AlreadyBooked
@@ -228,77 +253,118 @@ func (s *Syncer) runSource(ctx context.Context, p plan, opts SyncOptions, known 
 		res.AlreadyBooked += wr.AlreadyBooked
 		res.Unpaid += wr.Unpaid
 		res.Quarantined += wr.Quarantined
-		if err != nil {
-			return finish(&WindowError{Source: p.source, Window: w, Err: err})
+		if pw.err != nil {
+			return &WindowError{Source: p.source, Window: pw.w, Err: pw.err}
+		}
+		for reason, n := range pw.reasons {
+			res.QuarantineReasons[reason] += n
 		}
 		res.Windows++
-		if w.End.After(watermark) {
-			watermark = w.End
-		}
 		logger.LogAttrs(ctx, slog.LevelInfo, "sync: window booked", slog.String("source", p.source),
-			slog.Time("from", w.Start), slog.Time("to", w.End), slog.Int64("fetched", wr.Fetched),
+			slog.Time("from", pw.w.Start), slog.Time("to", pw.w.End), slog.Int64("fetched", wr.Fetched),
 			slog.Int64("booked", wr.Booked), slog.Int64("already_booked", wr.AlreadyBooked),
 			slog.Int64("unpaid", wr.Unpaid), slog.Int64("quarantined", wr.Quarantined))
 		if s.Progress != nil {
-			s.Progress.WindowDone(p.source, w, wr)
+			s.Progress.WindowDone(p.source, pw.w, wr)
 		}
+		return nil
 	}
-	return finish(nil)
+	watermark := p.watermark
+	for _, w := range p.windows {
+		pw, err := s.stageWindow(ctx, p.source, w, opts.Overlap, known, watermark)
+		if cerr := collect(); cerr != nil {
+			if pw != nil {
+				_ = pw.batch.Rollback() // a later window is never committed after a failed one
+			}
+			return finish(cerr)
+		}
+		if err != nil {
+			return finish(&WindowError{Source: p.source, Window: w, Err: err})
+		}
+		if w.End.After(watermark) {
+			watermark = w.End
+		}
+		pw.commit(ctx)
+		inflight = pw
+	}
+	return finish(collect())
 }
 
-// syncWindow streams one window into one batch and commits it with the new watermark.
-func (s *Syncer) syncWindow(ctx context.Context, source string, w nordpay.Window, overlap time.Duration, known map[string]bool,
-	watermark time.Time, totals map[string]*CurrencyTotal, reasons map[string]int64) (WindowResult, error) {
-	var wr WindowResult
+// pendingWindow is a window fetched and staged in its batch, committing or committed.
+type pendingWindow struct {
+	w       nordpay.Window
+	batch   *ledger.Batch
+	wr      WindowResult     // what staging counted
+	reasons map[string]int64 // quarantine reasons counted while staging
+	done    chan struct{}    // closed when the commit has returned
+	res     ledger.BatchResult
+	err     error
+}
+
+// commit commits the window's batch in the background; done is closed when it returns.
+func (pw *pendingWindow) commit(ctx context.Context) {
+	pw.done = make(chan struct{})
+	go func() {
+		defer close(pw.done)
+		pw.res, pw.err = pw.batch.Commit(ctx)
+	}()
+}
+
+// stageWindow streams one window into a new batch with the window's watermark, ready to
+// commit. On error the batch is rolled back and nil returned.
+func (s *Syncer) stageWindow(ctx context.Context, source string, w nordpay.Window, overlap time.Duration, known map[string]bool,
+	watermark time.Time) (*pendingWindow, error) {
 	batch, err := s.Store.BeginBatch(ctx)
 	if err != nil {
-		return wr, err
+		return nil, err
 	}
-	defer batch.Rollback() //nolint:errcheck // after Commit it does nothing; on failure the error that matters is already returned.
+	pw := &pendingWindow{w: w, batch: batch, reasons: map[string]int64{}}
+	if err := s.fillBatch(ctx, pw, source, overlap, known); err != nil {
+		_ = batch.Rollback() // the error that matters is err
+		return nil, err
+	}
+	if w.End.After(watermark) {
+		batch.SetWatermark(source, w.End)
+	}
+	return pw, nil
+}
+
+// fillBatch fetches the window (widened by overlap on both sides) and adds each paid
+// transaction to the batch; malformed ones are quarantined in it, unpaid ones counted.
+func (s *Syncer) fillBatch(ctx context.Context, pw *pendingWindow, source string, overlap time.Duration, known map[string]bool) error {
 	isKnown := func(c string) bool { return known[c] }
-	query := nordpay.Window{Start: w.Start.Add(-overlap), End: w.End.Add(overlap)}
+	query := nordpay.Window{Start: pw.w.Start.Add(-overlap), End: pw.w.End.Add(overlap)}
 	for tx, err := range s.Client.Transactions(ctx, source, query) {
 		var rec *nordpay.RecordError
 		switch {
 		case errors.As(err, &rec):
-			wr.Fetched++
-			batch.Quarantine(ledger.Quarantined{Source: source, Reason: ledger.ReasonUndecodable, Detail: rec.Err.Error(), Raw: rec.Raw})
-			reasons[ledger.ReasonUndecodable]++
+			pw.wr.Fetched++
+			pw.batch.Quarantine(ledger.Quarantined{Source: source, Reason: ledger.ReasonUndecodable, Detail: rec.Err.Error(), Raw: rec.Raw})
+			pw.reasons[ledger.ReasonUndecodable]++
 			continue
 		case err != nil:
-			return WindowResult{}, err
+			return err
 		}
-		wr.Fetched++
+		pw.wr.Fetched++
 		if problem := ledger.CheckTransaction(tx, source, isKnown); problem != nil {
 			raw, merr := nordpay.Marshal(tx)
 			if merr != nil {
 				raw = []byte(fmt.Sprintf("%+v", *tx))
 			}
-			batch.Quarantine(ledger.Quarantined{Source: source, ExternalID: tx.ID.String(), Reason: problem.Reason, Detail: problem.Detail, Raw: raw})
-			reasons[problem.Reason]++
+			pw.batch.Quarantine(ledger.Quarantined{Source: source, ExternalID: tx.ID.String(), Reason: problem.Reason, Detail: problem.Detail, Raw: raw})
+			pw.reasons[problem.Reason]++
 			continue
 		}
 		if !tx.IsPaid {
-			wr.Unpaid++
+			pw.wr.Unpaid++
 			continue
 		}
 		entry := s.Chart.TransactionEntry(tx, source)
-		if err := batch.Add(ctx, &entry); err != nil {
-			return WindowResult{}, err
+		if err := pw.batch.Add(ctx, &entry); err != nil {
+			return err
 		}
 	}
-	if w.End.After(watermark) {
-		batch.SetWatermark(source, w.End)
-	}
-	br, err := batch.Commit(ctx)
-	if err != nil {
-		return WindowResult{}, err
-	}
-	wr.Booked = int64(br.Booked)
-	wr.AlreadyBooked = int64(br.AlreadyBooked)
-	wr.Quarantined = int64(br.Quarantined)
-	s.addTotals(totals, br.Totals)
-	return wr, nil
+	return nil
 }
 
 // addTotals folds newly booked per-account sums into per-currency gross, fees and net.

@@ -23,7 +23,8 @@ func TestSchemaByHand(t *testing.T) {
 		INSERT INTO accounts (name, type, currency) VALUES
 			('assets:nordpay:USDT', 'asset', 'USDT'),
 			('income:invoices:USDT', 'income', 'USDT'),
-			('assets:nordpay:BTC', 'asset', 'BTC')`)
+			('assets:nordpay:BTC', 'asset', 'BTC'),
+			('income:invoices:BTC', 'income', 'BTC')`)
 	mustExec(t, `
 		INSERT INTO journal_entries (source, external_id, occurred_at, description)
 		VALUES ('manual', 'by-hand-1', '2026-11-03T12:00:00Z', 'typed in psql')`)
@@ -72,6 +73,17 @@ func TestSchemaByHand(t *testing.T) {
 				(1, 1, 1, 'USDT', 5, '2026-11-03T12:00:00Z'),
 				(1, 2, 2, 'USDT', -5, '2026-11-04T12:00:00Z')`,
 			"23514", "invalid posting: entry 1 (manual/by-hand-1) occurred at"},
+		{"ErrOneOfTwoCurrenciesUnbalanced", `
+			INSERT INTO postings (entry_id, line, account_id, currency, amount, occurred_at) VALUES
+				(1, 1, 1, 'USDT', 5, '2026-11-03T12:00:00Z'),
+				(1, 2, 2, 'USDT', -5, '2026-11-03T12:00:00Z'),
+				(1, 3, 3, 'BTC', 1, '2026-11-03T12:00:00Z')`,
+			"23514", "unbalanced entry 1 (manual/by-hand-1): postings in BTC sum to 1"},
+		{"ErrTwoCurrenciesSummingToZeroTogether", `
+			INSERT INTO postings (entry_id, line, account_id, currency, amount, occurred_at) VALUES
+				(1, 1, 1, 'USDT', 5, '2026-11-03T12:00:00Z'),
+				(1, 2, 4, 'BTC', -5, '2026-11-03T12:00:00Z')`,
+			"23514", "unbalanced entry 1 (manual/by-hand-1): postings in BTC sum to -5"},
 	} {
 		t.Run(tc.outcome, func(t *testing.T) { rejected(t, tc.sql, tc.code, tc.prefix) })
 	}
@@ -81,6 +93,19 @@ func TestSchemaByHand(t *testing.T) {
 			INSERT INTO postings (entry_id, line, account_id, currency, amount, amount_usd, occurred_at) VALUES
 				(1, 1, 1, 'USDT', 5, 5.01, '2026-11-03T12:00:00Z'),
 				(1, 2, 2, 'USDT', -5, -5.01, '2026-11-03T12:00:00Z')`)
+	})
+
+	t.Run("TwoCurrenciesEachBalancedAccepted", func(t *testing.T) {
+		mustExec(t, `
+			WITH e AS (
+				INSERT INTO journal_entries (source, external_id, occurred_at)
+				VALUES ('manual', 'by-hand-fx', '2026-11-03T12:30:00Z')
+				RETURNING id, occurred_at
+			)
+			INSERT INTO postings (entry_id, line, account_id, currency, amount, occurred_at)
+			SELECT e.id, p.line, p.account, p.currency, p.amount, e.occurred_at
+			FROM e, (VALUES (1, 1, 'USDT', 7), (2, 2, 'USDT', -7), (3, 3, 'BTC', 0.1), (4, 4, 'BTC', -0.1))
+			     AS p (line, account, currency, amount)`)
 	})
 
 	t.Run("EntryAndPostingsInOneStatementAccepted", func(t *testing.T) {
@@ -115,8 +140,8 @@ func TestSchemaByHand(t *testing.T) {
 	})
 
 	t.Run("OnlyTheAcceptedRowsRemain", func(t *testing.T) {
-		if n := b.count(t, "postings"); n != 4 {
-			t.Errorf("%d postings, want the 4 accepted", n)
+		if n := b.count(t, "postings"); n != 8 {
+			t.Errorf("%d postings, want the 8 accepted", n)
 		}
 	})
 }

@@ -109,7 +109,7 @@ func TestMigrate(t *testing.T) {
 	t.Parallel()
 	url := dbtest.URL(t)
 	code, out, stderr := run(t, map[string]string{"DATABASE_URL": url}, "migrate")
-	if code != ExitOK || !strings.Contains(out, "schema is up to date (version 2)") {
+	if code != ExitOK || !strings.Contains(out, "schema is up to date (version 3)") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, stderr)
 	}
 	code, out, _ = run(t, nil, "migrate", "--json", "--database-url", url)
@@ -204,7 +204,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"started a throwaway cluster", "Sandbox API: serving", "applied 2 migration(s): 001_currencies, 002_ledger", "currencies", "booked 0, ", "equal Nord PAY", "verify passed", "Done in"} {
+	for _, want := range []string{"started a throwaway cluster", "Sandbox API: serving", "applied 3 migration(s): 001_currencies, 002_ledger, 003_ledger_bulk_tuning", "currencies", "booked 0, ", "equal Nord PAY", "verify passed", "Done in"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
