@@ -20,6 +20,7 @@ build: ## build bin/nordpay-jobs
 
 test: ## run the tests (PKG=./..., TESTFLAGS=...) against a throwaway PostgreSQL
 	@bash scripts/ensure-postgres.sh
+	@bash scripts/ensure-tools.sh
 	$(GO) run ./cmd/testpg -- $(GO) test -count=1 $(TESTFLAGS) $(PKG)
 
 demo: build ## run `nordpay-jobs demo`: the whole cycle on a throwaway PostgreSQL and the sandbox
@@ -28,6 +29,7 @@ demo: build ## run `nordpay-jobs demo`: the whole cycle on a throwaway PostgreSQ
 
 bench: ## run benchmarks (BENCH=., BENCHTIME=1x, PKG=./...) against a throwaway PostgreSQL
 	@bash scripts/ensure-postgres.sh
+	@bash scripts/ensure-tools.sh
 	$(GO) run ./cmd/testpg -- $(GO) test -run '^$$' -bench $(BENCH) -benchmem -benchtime $(BENCHTIME) $(PKG)
 
 lint: ## fail on unformatted files (gofmt -l), then go vet
