@@ -1,0 +1,167 @@
+package exporters
+
+import (
+	"encoding/csv"
+	"fmt"
+	"strconv"
+
+	"github.com/nordpay/nordpay-jobs/templates"
+)
+
+// stmtCSV writes a statement as RFC 4180 CSV (CRLF line ends, UTF-8, no byte order mark):
+// one file, or several when the template splits by currency or limits the lines per file.
+type stmtCSV struct {
+	run    *stmtRun
+	files  Files
+	group  string // "-<CUR>" when split by currency
+	part   int    // the number of the current file in its group, from 1
+	w      *csv.Writer
+	name   string // the current file's suffix, for errors
+	inFile int    // lines written to the current file, the header included
+	record []string
+	buf    []byte
+	ends   []int
+}
+
+// writeStatementCSV writes the statement of r to files: per currency, its opening row, its
+// lines, its total and closing rows (as the template says).
+func writeStatementCSV(r *stmtRun, files Files) error {
+	s := &stmtCSV{run: r, files: files, record: make([]string, len(r.layout.columns))}
+	tpl := r.layout.tpl
+	var l stmtLine
+	for _, c := range r.currencies {
+		if tpl.SplitByCurrency {
+			if err := s.flush(); err != nil {
+				return err
+			}
+			s.w, s.group, s.part = nil, "-"+stmtFileSafe(c.Currency), 0
+			if err := s.open(); err != nil { // every currency gets its file, lines or not
+				return err
+			}
+		}
+		if tpl.SummaryRows {
+			r.summaryLine(c, stmtRowOpening, &l)
+			if err := s.write(&l); err != nil {
+				return err
+			}
+		}
+		if err := r.currencyLines(c, s.write); err != nil {
+			return err
+		}
+		if tpl.SummaryRows {
+			for _, kind := range []stmtRowKind{stmtRowTotal, stmtRowClosing} {
+				r.summaryLine(c, kind, &l)
+				if err := s.write(&l); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if s.w == nil { // no currency at all: the header alone says so
+		if err := s.open(); err != nil {
+			return err
+		}
+	}
+	return s.flush()
+}
+
+// open starts the next file of the current group with the header row.
+func (s *stmtCSV) open() error {
+	if err := s.flush(); err != nil {
+		return err
+	}
+	s.part++
+	s.name = s.group
+	if s.run.layout.tpl.MaxLines > 0 {
+		s.name += fmt.Sprintf("-%03d", s.part)
+	}
+	w, err := s.files.Create(s.name)
+	if err != nil {
+		return err
+	}
+	s.w = csv.NewWriter(w)
+	s.w.UseCRLF = true
+	s.inFile = 0
+	return s.writeRecord(s.run.layout.headers())
+}
+
+// write writes one row, starting a new file first when the current one is full.
+func (s *stmtCSV) write(l *stmtLine) error {
+	if s.w == nil || (s.run.layout.tpl.MaxLines > 0 && s.inFile >= s.run.layout.tpl.MaxLines) {
+		if err := s.open(); err != nil {
+			return err
+		}
+	}
+	// The formatted values go into one buffer, made one string, which the record's fields
+	// slice: one allocation a row instead of one a field.
+	layout := s.run.layout
+	s.buf = s.buf[:0]
+	if cap(s.ends) < len(layout.columns) {
+		s.ends = make([]int, len(layout.columns))
+	}
+	for i := range layout.columns {
+		c := &layout.columns[i]
+		v := c.value(l)
+		if v.kind == "" && c.required && l.kind == stmtRowLine {
+			return layout.missing(c, l)
+		}
+		s.buf = s.appendCell(s.buf, c, l, v)
+		s.ends[i] = len(s.buf)
+	}
+	row, start := string(s.buf), 0
+	for i, end := range s.ends[:len(layout.columns)] {
+		s.record[i], start = row[start:end], end
+	}
+	return s.writeRecord(s.record)
+}
+
+// appendCell appends one value as CSV text (quoting is the csv.Writer's).
+func (s *stmtCSV) appendCell(dst []byte, c *stmtColumn, l *stmtLine, v stmtValue) []byte {
+	switch v.kind {
+	case templates.KindText:
+		return append(dst, v.text...)
+	case templates.KindUserText:
+		return append(dst, Neutralise(v.text)...)
+	case templates.KindAmount, templates.KindUSD:
+		return stmtDecimal(dst, v.d, c.places(l))
+	case templates.KindTime:
+		return v.t.UTC().AppendFormat(dst, s.run.layout.time.Layout)
+	case templates.KindInteger:
+		return strconv.AppendInt(dst, v.n, 10)
+	}
+	return dst
+}
+
+func (s *stmtCSV) writeRecord(rec []string) error {
+	if err := s.w.Write(rec); err != nil {
+		return fmt.Errorf("exporters: unable to write the statement (file %q): %w", s.name, err)
+	}
+	s.inFile++
+	return nil
+}
+
+// flush ends the current file's buffer.
+func (s *stmtCSV) flush() error {
+	if s.w == nil {
+		return nil
+	}
+	s.w.Flush()
+	if err := s.w.Error(); err != nil {
+		return fmt.Errorf("exporters: unable to write the statement (file %q): %w", s.name, err)
+	}
+	return nil
+}
+
+// stmtFileSafe keeps a currency code usable in a file name: letters, digits, '.', '_' and '-'
+// pass, anything else becomes '_'.
+func stmtFileSafe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,312 @@
+package exporters_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nordpay/nordpay-jobs/exporters"
+	"github.com/nordpay/nordpay-jobs/templates"
+)
+
+// readCSV parses a CSV file strictly (RFC 4180 quoting, same number of fields on every
+// row) into its header and rows.
+func readCSV(t *testing.T, path string) ([]string, []stmtRow) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.Valid(data) || bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		t.Fatalf("%s is not UTF-8 without a byte order mark", path)
+	}
+	if len(data) > 0 && !bytes.HasSuffix(data, []byte("\r\n")) {
+		t.Fatalf("%s: lines do not end with CRLF", path)
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if len(recs) == 0 {
+		t.Fatalf("%s is empty", path)
+	}
+	var rows []stmtRow
+	for _, rec := range recs[1:] {
+		row := stmtRow{}
+		for i, h := range recs[0] {
+			row[h] = rec[i]
+		}
+		rows = append(rows, row)
+	}
+	return recs[0], rows
+}
+
+func parseRFC3339(t *testing.T) func(string) time.Time {
+	return func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Errorf("time %q: %v", s, err)
+		}
+		return v
+	}
+}
+
+// TestStatementCSVEqualsTheLedger parses the default CSV statement back and compares every
+// line, total and balance with the ledger, to the last of 18 decimals.
+func TestStatementCSVEqualsTheLedger(t *testing.T) {
+	t.Parallel()
+	f := stmtSetup(t)
+	path := filepath.Join(t.TempDir(), "october.csv")
+	if _, files, err := f.export(t, exporters.StatementCSV, path, exporters.StatementOptions{}); err != nil || len(files) != 1 || files[0] != path {
+		t.Fatalf("files %v, err %v", files, err)
+	}
+	header, rows := readCSV(t, path)
+	if strings.Join(header, ",") != "Row,Currency,Time (UTC),Booked at (UTC),Kind,External ID,Tx hash,Label,Address,Reference,Description,Gross,Network fee,Service fee,Net,Balance,Gross USD,Network fee USD,Service fee USD,Net USD" {
+		t.Fatalf("header %v", header)
+	}
+	byCurrency := map[string][]stmtRow{}
+	var order []string
+	for _, r := range rows {
+		c := r["Currency"]
+		if len(byCurrency[c]) == 0 {
+			order = append(order, c)
+		}
+		byCurrency[c] = append(byCurrency[c], r)
+	}
+	if strings.Join(order, ",") != "ETH,USDTBEP20,XYZ" {
+		t.Fatalf("currency sections %v", order)
+	}
+	for cur, places := range map[string]int{"USDTBEP20": 6, "ETH": 18, "XYZ": 5} {
+		rs := byCurrency[cur]
+		if rs[0]["Row"] != "opening" || rs[len(rs)-2]["Row"] != "total" || rs[len(rs)-1]["Row"] != "closing" {
+			t.Errorf("%s: the section is not opening, lines, total, closing", cur)
+		}
+		opening, total, closing, lines := groupRows(t, rs)
+		f.checkStatement(t, cur, places, opening, total, closing, lines, parseRFC3339(t))
+	}
+	// Spot checks of the text itself: padded, never rounded, full 18 decimals.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		",250.500000,0.500000,2.505000,247.495000,",       // padded to USDTBEP20's 6 decimals
+		",1.12345678,0.00000001,0.010000,1.11345677,",     // more decimals than 6: all kept
+		",12345.123456789012345678,0.000000000000000001,", // ETH, 18 decimals
+		`,"correction, ""quoted""` + "\r\nsecond line\",", // RFC 4180 quoting
+		",2026-10-02T10:11:12.345678Z,",
+	} {
+		if !bytes.Contains(data, []byte(want)) {
+			t.Errorf("the CSV lacks %q", want)
+		}
+	}
+}
+
+// TestStatementCSVInjection checks that labels a spreadsheet would run come out inert.
+func TestStatementCSVInjection(t *testing.T) {
+	t.Parallel()
+	f := stmtSetup(t)
+	path := filepath.Join(t.TempDir(), "out.csv")
+	if _, _, err := f.export(t, exporters.StatementCSV, path, exporters.StatementOptions{Currency: "USDTBEP20"}); err != nil {
+		t.Fatal(err)
+	}
+	_, rows := readCSV(t, path)
+	seen := map[string]bool{}
+	for _, r := range rows {
+		for _, h := range []string{"Label", "Reference", "Description", "Address", "External ID", "Tx hash"} {
+			v := r[h]
+			if v == "" {
+				continue
+			}
+			if strings.ContainsAny(v[:1], "=+-@\t\r") {
+				t.Errorf("%s %q starts with a formula trigger", h, v)
+			}
+			seen[v] = true
+		}
+	}
+	for _, label := range stmtInjections {
+		if !seen["'"+label] {
+			t.Errorf("the label %q is not in the statement as '%s", label, label)
+		}
+	}
+}
+
+// TestStatementXeroSplits checks the xero template: USD amounts, dd/mm/yyyy dates, and
+// files of at most 1,000 lines (header included), numbered, covering every line in order.
+func TestStatementXeroSplits(t *testing.T) {
+	t.Parallel()
+	f := stmtBulk(t, 2500)
+	xero, err := templates.Load("xero", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	res, files, err := f.export(t, exporters.StatementCSV, filepath.Join(dir, "xero.csv"), exporters.StatementOptions{Template: xero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"xero-001.csv", "xero-002.csv", "xero-003.csv"}
+	if len(files) != len(want) {
+		t.Fatalf("files %v, want %v", files, want)
+	}
+	wants := f.stmtWants(t, "USDTBEP20")
+	if res.Lines != int64(len(wants)) || len(wants) != 2500 {
+		t.Fatalf("%d lines, the ledger has %d", res.Lines, len(wants))
+	}
+	i := 0
+	for k, path := range files {
+		if filepath.Base(path) != want[k] {
+			t.Fatalf("file %d is %s, want %s", k, path, want[k])
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(data, []byte("\r\n")); n > 1000 || (k < 2 && n != 1000) {
+			t.Errorf("%s has %d lines; at most 1,000, and the first files full", path, n)
+		}
+		header, rows := readCSV(t, path)
+		if strings.Join(header, ",") != "Date,Amount,Payee,Description,Reference" {
+			t.Fatalf("%s: header %v", path, header)
+		}
+		for _, r := range rows {
+			w := wants[i]
+			if r["Date"] != w.at.Format("02/01/2006") || r["Reference"] != w.externalID || r["Payee"] != w.label ||
+				r["Description"] != w.description {
+				t.Fatalf("%s line %d: %v, want %+v", path, i, r, w)
+			}
+			checkAmount(t, path+" Amount", r["Amount"], w.usd[3].Decimal, 2)
+			i++
+		}
+	}
+	if i != len(wants) {
+		t.Fatalf("the files hold %d lines, want %d", i, len(wants))
+	}
+}
+
+// TestStatementXeroNeedsUSD checks that a line without a USD value stops a Xero statement,
+// naming the template's file, the column and the entry.
+func TestStatementXeroNeedsUSD(t *testing.T) {
+	t.Parallel()
+	f := stmtSetup(t)
+	xero, err := templates.Load("xero", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, _, err = f.export(t, exporters.StatementCSV, filepath.Join(dir, "x.csv"), exporters.StatementOptions{Template: xero, Currency: "USDTBEP20"})
+	if err == nil || !strings.Contains(err.Error(), `template xero (embedded xero.yaml): column "Amount" (net_usd) is required`) ||
+		!strings.Contains(err.Error(), "withdrawal/batch-1/row-7") {
+		t.Fatalf("err = %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("left %v behind", entries)
+	}
+}
+
+// TestStatementQuickBooks checks the quickbooks template: one file per currency, credit for
+// money in and debit for money out, both positive, mm/dd/yyyy.
+func TestStatementQuickBooks(t *testing.T) {
+	t.Parallel()
+	f := stmtSetup(t)
+	qb, err := templates.Load("quickbooks", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, files, err := f.export(t, exporters.StatementCSV, filepath.Join(dir, "qb.csv"), exporters.StatementOptions{Template: qb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range files {
+		names = append(names, filepath.Base(p))
+	}
+	if strings.Join(names, " ") != "qb-ETH.csv qb-USDTBEP20.csv qb-XYZ.csv" {
+		t.Fatalf("files %v", names)
+	}
+	header, rows := readCSV(t, filepath.Join(dir, "qb-USDTBEP20.csv"))
+	if strings.Join(header, ",") != "Date,Description,Credit,Debit" {
+		t.Fatalf("header %v", header)
+	}
+	wants := f.stmtWants(t, "USDTBEP20")
+	if len(rows) != len(wants) {
+		t.Fatalf("%d rows, want %d", len(rows), len(wants))
+	}
+	for i, w := range wants {
+		r := rows[i]
+		if r["Date"] != w.at.Format("01/02/2006") || r["Description"] != exporters.Neutralise(w.description) {
+			t.Errorf("row %d: %v", i, r)
+		}
+		switch w.net.Sign() {
+		case 1:
+			checkAmount(t, "credit", r["Credit"], w.net, 6)
+			if r["Debit"] != "" {
+				t.Errorf("row %d: money in with a debit %q", i, r["Debit"])
+			}
+		case -1:
+			checkAmount(t, "debit", r["Debit"], w.net.Neg(), 6)
+			if r["Credit"] != "" {
+				t.Errorf("row %d: money out with a credit %q", i, r["Credit"])
+			}
+		}
+	}
+	if rows[3]["Debit"] != "50.000000" || rows[3]["Credit"] != "" {
+		t.Errorf("the withdrawal of 50 is %v", rows[3])
+	}
+}
+
+// TestStatementUserTemplate checks that a template directory overrides an embedded
+// template by name, and that a broken one names its file and column.
+func TestStatementUserTemplate(t *testing.T) {
+	t.Parallel()
+	f := stmtSetup(t)
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("default.yaml", `kind: statement
+description: ours
+time_format: date
+columns:
+  - {header: Day, field: time}
+  - {header: Cur, field: currency}
+  - {header: In or out, field: net}
+  - {header: Who, field: payee}
+`)
+	tpl, err := templates.Load("default", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tpl.Source != filepath.Join(dir, "default.yaml") || tpl.Description != "ours" {
+		t.Fatalf("loaded %+v", tpl)
+	}
+	path := filepath.Join(t.TempDir(), "mine.csv")
+	if _, _, err := f.export(t, exporters.StatementCSV, path, exporters.StatementOptions{Template: tpl, Currency: "ETH"}); err != nil {
+		t.Fatal(err)
+	}
+	header, rows := readCSV(t, path)
+	if strings.Join(header, ",") != "Day,Cur,In or out,Who" || len(rows) != 2 ||
+		rows[0]["Day"] != "2026-10-10" || rows[0]["In or out"] != "12344.999999999999999999" || rows[1]["Who"] != "ünïcødé label" {
+		t.Fatalf("header %v rows %v", header, rows)
+	}
+	if !stmtDec(rows[0]["In or out"]).Equal(stmtDec("12345.123456789012345678").Sub(stmtDec("0.000000000000000001")).Sub(stmtDec("0.123456789012345678"))) {
+		t.Fatalf("net %s", rows[0]["In or out"])
+	}
+
+	write("broken.yaml", "kind: statement\ncolumns:\n  - {header: A, field: time}\n  - {header: B, field: net_usdd}\n")
+	_, err = templates.Load("broken", dir)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "broken.yaml")) || !strings.Contains(err.Error(), `column 2 ("B"): unknown field "net_usdd"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
