@@ -16,6 +16,7 @@ import (
 
 	"github.com/nordpay/nordpay-jobs/ledger"
 	"github.com/nordpay/nordpay-jobs/nordpay"
+	"github.com/shopspring/decimal"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -40,6 +41,14 @@ type Config struct {
 	Sync Sync `yaml:"sync"`
 	// Ledger configures the books.
 	Ledger Ledger `yaml:"ledger"`
+	// Export configures statements.
+	Export Export `yaml:"export"`
+	// Payouts configures mass payouts.
+	Payouts Payouts `yaml:"payouts"`
+	// Serve configures `nordpay-jobs serve`, the scheduler daemon.
+	Serve Serve `yaml:"serve"`
+	// Jobs are the jobs serve runs; a file's list replaces the default one.
+	Jobs []Job `yaml:"jobs"`
 
 	sources map[string]string
 }
@@ -67,6 +76,14 @@ type Ledger struct {
 	Accounts ledger.Chart `yaml:"accounts"`
 }
 
+// Export configures `nordpay-jobs export`.
+type Export struct {
+	// TemplateDir is a directory of statement templates (NAME.yaml) that override the
+	// embedded ones of the same name or add new ones; --template-dir overrides it. Defaults
+	// to none: the embedded templates only.
+	TemplateDir string `yaml:"template_dir"`
+}
+
 // NordPay configures the API client.
 type NordPay struct {
 	// BaseURL is the API root (env NORDPAY_BASE_URL). Defaults to https://api.nord-pay.com/.
@@ -85,6 +102,137 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is text or json. Defaults to text.
 	Format string `yaml:"format"`
+}
+
+// Payouts configures mass payouts (`nordpay-jobs payouts ...`): who approves, how a batch is
+// cut into requests, what a quote must satisfy before it is confirmed, and the caps that
+// validation applies to a sheet. Amounts are exact decimals in the currency named by the key
+// (write them plainly: 2500, 0.5); percentages are numbers of percent (5 means 5%).
+type Payouts struct {
+	// Approvers is how many distinct people, none of them the importer, must approve a batch.
+	// Defaults to 1.
+	Approvers int `yaml:"approvers"`
+	// Thresholds ask for more approvers when a batch's total in a currency is above an
+	// amount. Defaults to none.
+	Thresholds []PayoutThreshold `yaml:"thresholds"`
+	// ApprovalTTL is how long an approval stays valid; a run after it needs a new one.
+	// Defaults to 24h.
+	ApprovalTTL Duration `yaml:"approval_ttl"`
+	// RowsPerRequest caps the rows of one multiple-withdraw request (one chunk). Defaults to 100.
+	RowsPerRequest int `yaml:"rows_per_request"`
+	// Fees are the expected withdrawal fees per currency (fixed per row plus a percentage
+	// of the row's amount): shown before approval, and what a quote's fee must be near. A
+	// currency without one is expected to cost nothing and skips the "near" check. Defaults
+	// to none.
+	Fees map[string]PayoutFee `yaml:"fees"`
+	// FeeCeiling caps the quoted fee of one request, per currency. Defaults to none.
+	FeeCeiling map[string]decimal.Decimal `yaml:"fee_ceiling"`
+	// FeeCeilingPercent caps the quoted fee of one request as a percentage of its amount.
+	// Defaults to 5.
+	FeeCeilingPercent decimal.Decimal `yaml:"fee_ceiling_percent"`
+	// FeeTolerancePercent is how far, either way, a quoted fee may be from the expected fee,
+	// as a percentage of the expected fee. Defaults to 10.
+	FeeTolerancePercent decimal.Decimal `yaml:"fee_tolerance_percent"`
+	// FeeTolerance adds an absolute slack per currency to FeeTolerancePercent. Defaults to none.
+	FeeTolerance map[string]decimal.Decimal `yaml:"fee_tolerance"`
+	// MinQuoteLifetime is the validity a quote must have left to be confirmed. Defaults to 30s.
+	MinQuoteLifetime Duration `yaml:"min_quote_lifetime"`
+	// MaxRowAmount caps one row per currency (fat-finger protection). Defaults to none.
+	MaxRowAmount map[string]decimal.Decimal `yaml:"max_row_amount"`
+	// MaxBatchAmount caps a batch's total per currency. Defaults to none.
+	MaxBatchAmount map[string]decimal.Decimal `yaml:"max_batch_amount"`
+	// MaxRows caps the payout rows of a sheet. Defaults to 100000.
+	MaxRows int `yaml:"max_rows"`
+	// MaxBytes caps a sheet file's size. Defaults to 33554432 (32 MiB).
+	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxUnzippedBytes caps the unzipped size of an XLSX's parts. Defaults to 268435456 (256 MiB).
+	MaxUnzippedBytes int64 `yaml:"max_unzipped_bytes"`
+}
+
+// PayoutThreshold asks for Approvers approvals of a batch whose total in Currency is above Above.
+type PayoutThreshold struct {
+	Currency  string          `yaml:"currency"`
+	Above     decimal.Decimal `yaml:"above"`
+	Approvers int             `yaml:"approvers"`
+}
+
+// PayoutFee is an expected withdrawal fee: Fixed per row plus Percent of the row's amount.
+type PayoutFee struct {
+	Fixed   decimal.Decimal `yaml:"fixed"`
+	Percent decimal.Decimal `yaml:"percent"`
+}
+
+// DefaultPayouts returns the payouts section's defaults.
+func DefaultPayouts() Payouts {
+	return Payouts{
+		Approvers:           1,
+		ApprovalTTL:         Duration(24 * time.Hour),
+		RowsPerRequest:      100,
+		FeeCeilingPercent:   decimal.NewFromInt(5),
+		FeeTolerancePercent: decimal.NewFromInt(10),
+		MinQuoteLifetime:    Duration(30 * time.Second),
+		MaxRows:             100_000,
+		MaxBytes:            32 << 20,
+		MaxUnzippedBytes:    256 << 20,
+	}
+}
+
+// validate reports the payouts section's problems through bad.
+func (p Payouts) validate(bad func(key, format string, args ...any)) {
+	if p.Approvers < 1 || p.Approvers > 10 {
+		bad("payouts.approvers", "%d is outside 1..10", p.Approvers)
+	}
+	for i, th := range p.Thresholds {
+		key := fmt.Sprintf("payouts.thresholds[%d]", i)
+		switch {
+		case th.Currency == "":
+			bad(key, "names no currency")
+		case th.Above.IsNegative():
+			bad(key, "above %s is negative", th.Above)
+		case th.Approvers < 1 || th.Approvers > 10:
+			bad(key, "approvers %d is outside 1..10", th.Approvers)
+		}
+	}
+	if p.ApprovalTTL.D() < time.Minute {
+		bad("payouts.approval_ttl", "%s is shorter than a minute", p.ApprovalTTL.D())
+	}
+	if p.RowsPerRequest < 1 || p.RowsPerRequest > 10_000 {
+		bad("payouts.rows_per_request", "%d is outside 1..10000", p.RowsPerRequest)
+	}
+	for cur, f := range p.Fees {
+		if f.Fixed.IsNegative() || f.Percent.IsNegative() || f.Percent.GreaterThanOrEqual(decimal.NewFromInt(100)) {
+			bad("payouts.fees."+cur, "fixed must be at least 0 and percent within 0..100")
+		}
+	}
+	for _, m := range []struct {
+		key string
+		v   map[string]decimal.Decimal
+	}{{"payouts.fee_ceiling", p.FeeCeiling}, {"payouts.fee_tolerance", p.FeeTolerance},
+		{"payouts.max_row_amount", p.MaxRowAmount}, {"payouts.max_batch_amount", p.MaxBatchAmount}} {
+		for cur, v := range m.v {
+			if v.IsNegative() {
+				bad(m.key+"."+cur, "%s is negative", v)
+			}
+		}
+	}
+	if !p.FeeCeilingPercent.IsPositive() || p.FeeCeilingPercent.GreaterThan(decimal.NewFromInt(100)) {
+		bad("payouts.fee_ceiling_percent", "%s is outside (0, 100]", p.FeeCeilingPercent)
+	}
+	if !p.FeeTolerancePercent.IsPositive() {
+		bad("payouts.fee_tolerance_percent", "%s must be positive", p.FeeTolerancePercent)
+	}
+	if p.MinQuoteLifetime.D() <= 0 {
+		bad("payouts.min_quote_lifetime", "must be positive")
+	}
+	if p.MaxRows < 1 {
+		bad("payouts.max_rows", "must be positive")
+	}
+	if p.MaxBytes < 1 {
+		bad("payouts.max_bytes", "must be positive")
+	}
+	if p.MaxUnzippedBytes < 1 {
+		bad("payouts.max_unzipped_bytes", "must be positive")
+	}
 }
 
 // Duration is a time.Duration written as "15m", "1h30m" or "45s" in YAML.
@@ -125,7 +273,10 @@ func Default() Config {
 			Lookback: Duration(48 * time.Hour),
 			Sources:  []string{"invoice", "wallet"},
 		},
-		Ledger: Ledger{Accounts: ledger.DefaultChart()},
+		Ledger:  Ledger{Accounts: ledger.DefaultChart()},
+		Payouts: DefaultPayouts(),
+		Serve:   DefaultServe(),
+		Jobs:    DefaultJobs(),
 	}
 	c.sources = map[string]string{}
 	return c
@@ -273,6 +424,8 @@ func (c *Config) Validate() error {
 	if err := c.Ledger.Accounts.Validate(); err != nil {
 		bad("ledger.accounts", "%s", strings.TrimPrefix(err.Error(), "ledger: "))
 	}
+	c.validateScheduler(bad)
+	c.Payouts.validate(bad)
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "warning", "error":
 	default:
@@ -342,4 +495,201 @@ func ParseTime(s string) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is neither a date (2026-10-01) nor an RFC 3339 time (2026-10-01T12:00:00Z)", s)
+}
+
+// Serve configures `nordpay-jobs serve`, the scheduler daemon.
+type Serve struct {
+	// AdminAddr is where /healthz, /livez and /metrics listen (flag --admin-addr); empty
+	// turns the admin server off. Defaults to 127.0.0.1:9310.
+	AdminAddr string `yaml:"admin_addr"`
+	// ShutdownTimeout is how long serve waits for running jobs after SIGTERM or SIGINT before
+	// it cancels them (their runs are released for another replica). Keep systemd's
+	// TimeoutStopSec and Kubernetes' terminationGracePeriodSeconds above it. Defaults to 60s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Lease is how long a replica holds a running job without renewing it (it renews every
+	// third of it); a run whose process died is taken over this long after its last renewal.
+	// Defaults to 60s.
+	Lease Duration `yaml:"lease"`
+	// PollInterval is how often serve looks for runs to take over and slots missed, and
+	// proves it is alive for /healthz. Defaults to 10s.
+	PollInterval Duration `yaml:"poll_interval"`
+}
+
+// Job is one scheduled job of `nordpay-jobs serve`. Settings a job leaves out take the
+// values of DefaultJob.
+type Job struct {
+	// Name identifies the job in run records, logs, metrics and `jobs run NAME`: lower-case
+	// letters, digits, - and _.
+	Name string `yaml:"name"`
+	// Kind is sync, statements, reconcile or payouts-inbox.
+	Kind string `yaml:"kind"`
+	// Schedule is a cron spec: five fields (minute hour day-of-month month day-of-week), six
+	// with leading seconds, or @hourly, @daily, @weekly, @monthly.
+	Schedule string `yaml:"schedule"`
+	// TimeZone is the IANA zone the schedule is read in. Defaults to UTC.
+	TimeZone string `yaml:"time_zone"`
+	// Enabled says whether serve runs the job. Defaults to true.
+	Enabled bool `yaml:"enabled"`
+	// Timeout bounds one attempt. Defaults to 1h.
+	Timeout Duration `yaml:"timeout"`
+	// Retries say how often a failed slot is tried again.
+	Retries Retries `yaml:"retries"`
+	// CatchUp is how far back serve, at start, runs slots that no replica ran; 0 turns
+	// catch-up off. Defaults to 24h.
+	CatchUp Duration `yaml:"catch_up"`
+	// Settings are the kind's own settings (sync: sources, window, overlap, lookback, start).
+	Settings map[string]any `yaml:"settings"`
+}
+
+// Retries say how often a failed slot is tried again.
+type Retries struct {
+	// MaxAttempts counts every attempt of a slot, the first included (1 to 100). Defaults to 3.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Backoff is the wait after the first failed attempt, doubled after each next one (at most
+	// an hour). Defaults to 1m.
+	Backoff Duration `yaml:"backoff"`
+}
+
+// JobKinds are the job kinds a configuration may name; a build runs those it registers.
+var JobKinds = []string{"sync", "statements", "reconcile", "payouts-inbox"}
+
+// jobKeys and retriesKeys are the settings a job accepts (KnownFields does not reach into a
+// custom unmarshaler, so Job checks its keys itself).
+var (
+	jobKeys     = []string{"name", "kind", "schedule", "time_zone", "enabled", "timeout", "retries", "catch_up", "settings"}
+	retriesKeys = []string{"max_attempts", "backoff"}
+)
+
+// DefaultServe returns the daemon's defaults.
+func DefaultServe() Serve {
+	return Serve{
+		AdminAddr:       "127.0.0.1:9310",
+		ShutdownTimeout: Duration(60 * time.Second),
+		Lease:           Duration(60 * time.Second),
+		PollInterval:    Duration(10 * time.Second),
+	}
+}
+
+// DefaultJob returns what a job leaves out: enabled, UTC, 1h timeout, 3 attempts 1m apart
+// (doubling), 24h of catch-up.
+func DefaultJob() Job {
+	return Job{
+		TimeZone: "UTC",
+		Enabled:  true,
+		Timeout:  Duration(time.Hour),
+		Retries:  Retries{MaxAttempts: 3, Backoff: Duration(time.Minute)},
+		CatchUp:  Duration(24 * time.Hour),
+	}
+}
+
+// DefaultJobs returns the jobs of a configuration that lists none: sync every 15 minutes. A
+// file's jobs list replaces this one.
+func DefaultJobs() []Job {
+	sync := DefaultJob()
+	sync.Name, sync.Kind, sync.Schedule = "sync", "sync", "*/15 * * * *"
+	return []Job{sync}
+}
+
+// UnmarshalYAML decodes a job over DefaultJob, refusing unknown settings with their line.
+func (j *Job) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a job is a mapping (name, kind, schedule, ...)", n.Line)
+	}
+	if err := checkKeys(n, "job", jobKeys); err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "retries" && n.Content[i+1].Kind == yaml.MappingNode {
+			if err := checkKeys(n.Content[i+1], "retries", retriesKeys); err != nil {
+				return err
+			}
+		}
+	}
+	type plain Job // no UnmarshalYAML: no recursion
+	p := plain(DefaultJob())
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*j = Job(p)
+	return nil
+}
+
+// checkKeys reports the first key of mapping n that is not in known.
+func checkKeys(n *yaml.Node, what string, known []string) error {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		ok := false
+		for _, name := range known {
+			ok = ok || k.Value == name
+		}
+		if !ok {
+			return fmt.Errorf("line %d: unknown %s setting %q (known: %s)", k.Line, what, k.Value, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+// validateScheduler checks the serve and jobs sections. Cron specs and time zones are
+// checked by the scheduler (package jobs), which owns their meaning.
+func (c *Config) validateScheduler(bad func(key, format string, args ...any)) {
+	if a := c.Serve.AdminAddr; a != "" {
+		i := strings.LastIndex(a, ":")
+		port := a[i+1:]
+		valid := i >= 0 && port != ""
+		for _, r := range port {
+			valid = valid && r >= '0' && r <= '9'
+		}
+		if !valid {
+			bad("serve.admin_addr", "%q is not host:port (e.g. 127.0.0.1:9310, or :9310 for every interface)", a)
+		}
+	}
+	if c.Serve.ShutdownTimeout.D() < 0 {
+		bad("serve.shutdown_timeout", "must not be negative")
+	}
+	if c.Serve.Lease.D() < time.Second {
+		bad("serve.lease", "%s is shorter than a second", c.Serve.Lease.D())
+	}
+	if c.Serve.PollInterval.D() <= 0 {
+		bad("serve.poll_interval", "must be positive")
+	}
+	seen := map[string]bool{}
+	for i, j := range c.Jobs {
+		label := fmt.Sprintf("job %q", j.Name)
+		validName := j.Name != ""
+		for k, r := range j.Name {
+			validName = validName && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || k > 0 && (r == '-' || r == '_'))
+		}
+		switch {
+		case j.Name == "":
+			label = fmt.Sprintf("job %d", i+1)
+			bad("jobs", "%s has no name", label)
+		case !validName:
+			bad("jobs", "%s: a name is lower-case letters, digits, - and _", label)
+		case seen[j.Name]:
+			bad("jobs", "%s is configured twice", label)
+		}
+		seen[j.Name] = true
+		known := false
+		for _, k := range JobKinds {
+			known = known || j.Kind == k
+		}
+		if !known {
+			bad("jobs", "%s: unknown kind %q (want %s)", label, j.Kind, strings.Join(JobKinds, ", "))
+		}
+		if strings.TrimSpace(j.Schedule) == "" {
+			bad("jobs", "%s has no schedule (a cron spec such as */15 * * * *)", label)
+		}
+		if j.Timeout.D() <= 0 {
+			bad("jobs", "%s: timeout must be positive", label)
+		}
+		if j.Retries.MaxAttempts < 1 || j.Retries.MaxAttempts > 100 {
+			bad("jobs", "%s: retries.max_attempts %d is outside 1..100", label, j.Retries.MaxAttempts)
+		}
+		if j.Retries.Backoff.D() < 0 {
+			bad("jobs", "%s: retries.backoff must not be negative", label)
+		}
+		if j.CatchUp.D() < 0 {
+			bad("jobs", "%s: catch_up must not be negative (0 turns catch-up off)", label)
+		}
+	}
 }

@@ -202,6 +202,10 @@ func newRootCommand(m *Main) *cobra.Command {
 		newLedgerCommand(m),
 		newSandboxCommand(m),
 		newDemoCommand(m),
+		newExportCommand(m),
+		newReportCommand(m),
+		newPayoutsCommand(m),
+		newServeCommand(m), newJobsCommand(m),
 	)
 	var setFlagErrors func(*cobra.Command)
 	setFlagErrors = func(c *cobra.Command) {
