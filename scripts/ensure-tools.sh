@@ -40,4 +40,4 @@ if [[ -n "$(missing)" ]]; then
 	echo "ensure-tools: installed ${packages[*]} but still found no $(missing | paste -sd ' ')" >&2
 	exit 1
 fi
-echo "ensure-tools: hledger $(hledger --version | awk '{print $2}' | tr -d ,) and beancount $(bean-check --version 2>&1 | awk '{print $2}') and $(soffice --version 2>/dev/null | awk '{print $1, $2}') installed" >&2
+echo "ensure-tools: hledger $(hledger --version | awk '{print $2}' | tr -d ,) and beancount $(bean-check --version 2>&1 | awk '{print $2}') and $(soffice --version 2>/dev/null | head -n1 | awk '{print $1, $2}') installed" >&2
