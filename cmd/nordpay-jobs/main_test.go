@@ -200,15 +200,23 @@ func TestSandboxServes(t *testing.T) {
 	}
 }
 
-// TestDemo runs the demo as `make demo` does: its own throwaway PostgreSQL and sandbox.
+// TestDemo runs the demo as `make demo` does: its own throwaway PostgreSQL and sandbox. It
+// checks the steps it prints, then what it leaves in --out (see checkDemoFiles), and runs it
+// a second time over the same directory, which must work too.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(binary, "demo")
-	cmd.Env = append(os.Environ(), "DATABASE_URL=")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("demo: %v\n%s", err, out)
+	dir := t.TempDir()
+	demo := func(t *testing.T) string {
+		t.Helper()
+		cmd := exec.Command(binary, "demo", "--out", dir)
+		cmd.Env = append(os.Environ(), "DATABASE_URL=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("demo: %v\n%s", err, out)
+		}
+		return string(out)
 	}
+	out := demo(t)
 	known, err := db.Migrations()
 	if err != nil {
 		t.Fatal(err)
@@ -218,9 +226,23 @@ func TestDemo(t *testing.T) {
 		names[i] = m.String()
 	}
 	applied := fmt.Sprintf("applied %d migration(s): %s", len(known), strings.Join(names, ", "))
-	for _, want := range []string{"started a throwaway cluster", "Sandbox API: serving", applied, "currencies", "booked 0, ", "equal Nord PAY", "verify passed", "Done in"} {
-		if !strings.Contains(string(out), want) {
+	for _, want := range []string{"started a throwaway cluster", "Sandbox API: serving", applied, "currencies", "booked 0, ", "equal Nord PAY", "verify passed", "Done in",
+		"Files go to " + dir,
+		"$ nordpay-jobs export statement --from ", "$ nordpay-jobs report reconcile --month ", ": reconciled",
+		"$ nordpay-jobs payouts import ", "$ nordpay-jobs payouts approve ", "$ nordpay-jobs payouts run ", ": paid",
+		"Ledger after the payouts: assets equal Nord PAY's GET /balance/", "Summary", "Files in " + dir} {
+		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Count(out, "verify passed") < 2 {
+		t.Errorf("demo output should say verify passed before and after the payouts:\n%s", out)
+	}
+	checkDemoFiles(t, dir, out)
+	if t.Failed() {
+		return
+	}
+	t.Run("Again", func(t *testing.T) {
+		checkDemoFiles(t, dir, demo(t))
+	})
 }
