@@ -1,7 +1,6 @@
 package exporters
 
 import (
-	"encoding/csv"
 	"fmt"
 	"strconv"
 
@@ -15,18 +14,16 @@ type stmtCSV struct {
 	files  Files
 	group  string // "-<CUR>" when split by currency
 	part   int    // the number of the current file in its group, from 1
-	w      *csv.Writer
+	w      *csvWriter
 	name   string // the current file's suffix, for errors
 	inFile int    // lines written to the current file, the header included
-	record []string
-	buf    []byte
-	ends   []int
+	cell   []byte // the value being formatted
 }
 
 // writeStatementCSV writes the statement of r to files: per currency, its opening row, its
 // lines, its total and closing rows (as the template says).
 func writeStatementCSV(r *stmtRun, files Files) error {
-	s := &stmtCSV{run: r, files: files, record: make([]string, len(r.layout.columns))}
+	s := &stmtCSV{run: r, files: files}
 	tpl := r.layout.tpl
 	var l stmtLine
 	for _, c := range r.currencies {
@@ -79,8 +76,7 @@ func (s *stmtCSV) open() error {
 	if err != nil {
 		return err
 	}
-	s.w = csv.NewWriter(w)
-	s.w.UseCRLF = true
+	s.w = newCSVWriter(w)
 	s.inFile = 0
 	return s.writeRecord(s.run.layout.headers())
 }
@@ -92,30 +88,31 @@ func (s *stmtCSV) write(l *stmtLine) error {
 			return err
 		}
 	}
-	// The formatted values go into one buffer, made one string, which the record's fields
-	// slice: one allocation a row instead of one a field.
 	layout := s.run.layout
-	s.buf = s.buf[:0]
-	if cap(s.ends) < len(layout.columns) {
-		s.ends = make([]int, len(layout.columns))
-	}
 	for i := range layout.columns {
 		c := &layout.columns[i]
 		v := c.value(l)
 		if v.kind == "" && c.required && l.kind == stmtRowLine {
 			return layout.missing(c, l)
 		}
-		s.buf = s.appendCell(s.buf, c, l, v)
-		s.ends[i] = len(s.buf)
+		switch v.kind {
+		case templates.KindText:
+			s.w.field(v.text)
+		case templates.KindUserText:
+			s.w.field(Neutralise(v.text))
+		default:
+			s.cell = s.appendCell(s.cell[:0], c, l, v)
+			s.w.fieldBytes(s.cell)
+		}
 	}
-	row, start := string(s.buf), 0
-	for i, end := range s.ends[:len(layout.columns)] {
-		s.record[i], start = row[start:end], end
+	if err := s.w.endRecord(); err != nil {
+		return fmt.Errorf("exporters: unable to write the statement (file %q): %w", s.name, err)
 	}
-	return s.writeRecord(s.record)
+	s.inFile++
+	return nil
 }
 
-// appendCell appends one value as CSV text (quoting is the csv.Writer's).
+// appendCell appends one value as CSV text (quoting is the csvWriter's).
 func (s *stmtCSV) appendCell(dst []byte, c *stmtColumn, l *stmtLine, v stmtValue) []byte {
 	switch v.kind {
 	case templates.KindText:
@@ -133,20 +130,19 @@ func (s *stmtCSV) appendCell(dst []byte, c *stmtColumn, l *stmtLine, v stmtValue
 }
 
 func (s *stmtCSV) writeRecord(rec []string) error {
-	if err := s.w.Write(rec); err != nil {
+	if err := s.w.write(rec); err != nil {
 		return fmt.Errorf("exporters: unable to write the statement (file %q): %w", s.name, err)
 	}
 	s.inFile++
 	return nil
 }
 
-// flush ends the current file's buffer.
+// flush writes out the current file's buffer.
 func (s *stmtCSV) flush() error {
 	if s.w == nil {
 		return nil
 	}
-	s.w.Flush()
-	if err := s.w.Error(); err != nil {
+	if err := s.w.flush(); err != nil {
 		return fmt.Errorf("exporters: unable to write the statement (file %q): %w", s.name, err)
 	}
 	return nil

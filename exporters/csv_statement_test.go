@@ -2,6 +2,7 @@ package exporters_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"os"
 	"path/filepath"
@@ -10,7 +11,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/shopspring/decimal"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/nordpay/nordpay-jobs/db/dbtest"
 	"github.com/nordpay/nordpay-jobs/exporters"
+	"github.com/nordpay/nordpay-jobs/ledger"
+	"github.com/nordpay/nordpay-jobs/nordpay"
 	"github.com/nordpay/nordpay-jobs/templates"
 )
 
@@ -100,7 +107,7 @@ func TestStatementCSVEqualsTheLedger(t *testing.T) {
 		",250.500000,0.500000,2.505000,247.495000,",       // padded to USDTBEP20's 6 decimals
 		",1.12345678,0.00000001,0.010000,1.11345677,",     // more decimals than 6: all kept
 		",12345.123456789012345678,0.000000000000000001,", // ETH, 18 decimals
-		`,"correction, ""quoted""` + "\r\nsecond line\",", // RFC 4180 quoting
+		`,"correction, ""quoted""` + "\nsecond line\",",   // RFC 4180 quoting; the line break kept as it is
 		",2026-10-02T10:11:12.345678Z,",
 	} {
 		if !bytes.Contains(data, []byte(want)) {
@@ -308,5 +315,117 @@ columns:
 	_, err = templates.Load("broken", dir)
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "broken.yaml")) || !strings.Contains(err.Error(), `column 2 ("B"): unknown field "net_usdd"`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestStatementCurrencyIsInert books a payment in a currency whose code, as Nord PAY's
+// currency list gives it, a spreadsheet would run: the code is API text like a label, and
+// comes out inert in every cell of the CSV and XLSX statements, the summary sheet included.
+func TestStatementCurrencyIsInert(t *testing.T) {
+	t.Parallel()
+	f := stmtSetup(t)
+	const code = "=1+1"
+	e := stmtPayment("invoice", "evil-1", code, stmtFrom.Add(time.Hour), "5", "0", "0.1", "evil")
+	if _, _, err := f.store.Post(f.ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "s.csv")
+	if _, _, err := f.export(t, exporters.StatementCSV, csvPath, exporters.StatementOptions{Currency: code}); err != nil {
+		t.Fatal(err)
+	}
+	_, rows := readCSV(t, csvPath)
+	if len(rows) != 4 {
+		t.Fatalf("rows %v", rows)
+	}
+	for _, r := range rows {
+		if r["Currency"] != "'"+code {
+			t.Errorf("CSV %s row: currency %q, want %q", r["Row"], r["Currency"], "'"+code)
+		}
+	}
+	xlsxPath := filepath.Join(dir, "s.xlsx")
+	if _, _, err := f.export(t, exporters.StatementXLSX, xlsxPath, exporters.StatementOptions{Currency: code}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := excelize.OpenFile(xlsxPath, excelize.Options{RawCellValue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for _, sheet := range x.GetSheetList() {
+		all, err := x.GetRows(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, row := range all {
+			for j, cell := range row {
+				if strings.HasPrefix(cell, "=") {
+					t.Errorf("%s row %d column %d: %q", sheet, i+1, j+1, cell)
+				}
+			}
+		}
+	}
+	if v, err := x.GetCellValue("Summary", "A2"); err != nil || v != "'"+code {
+		t.Errorf("Summary!A2 = %q (%v), want %q", v, err, "'"+code)
+	}
+}
+
+// TestStatementTemplatesNeutralise writes the xero and quickbooks statements of entries whose
+// payee, reference and description start with what a spreadsheet runs, and checks that no
+// cell of any file starts a formula.
+func TestStatementTemplatesNeutralise(t *testing.T) {
+	t.Parallel()
+	f := &stmtFixture{ctx: context.Background(), db: dbtest.New(t)}
+	f.store = ledger.NewStore(f.db, ledger.DefaultChart())
+	if err := f.store.SaveCurrencies(f.ctx, []nordpay.Currency{{Name: "USDTBEP20", Decimals: 6}}); err != nil {
+		t.Fatal(err)
+	}
+	usd := func(s string) decimal.NullDecimal { return decimal.NullDecimal{Decimal: stmtDec(s), Valid: true} }
+	for _, e := range []ledger.Entry{
+		stmtPayment("invoice", "-7", "USDTBEP20", stmtFrom.Add(time.Hour), "10", "0", "0.1", `=HYPERLINK("http://x","y")`),
+		stmtPayment("wallet", "+8", "USDTBEP20", stmtFrom.Add(2*time.Hour), "20", "0", "0.2", "@SUM(A1)"),
+		{Source: ledger.SourceManual, ExternalID: "\r=1", OccurredAt: stmtFrom.Add(3 * time.Hour), Description: "\t=1+1", Label: "-2",
+			Postings: []ledger.Posting{
+				{Account: "assets:nordpay:USDTBEP20", Type: ledger.Asset, Currency: "USDTBEP20", Amount: stmtDec("-5"), AmountUSD: usd("-5")},
+				{Account: "equity:adjustments:USDTBEP20", Type: ledger.Equity, Currency: "USDTBEP20", Amount: stmtDec("5"), AmountUSD: usd("5")},
+			}},
+	} {
+		if _, _, err := f.store.Post(f.ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"xero", "quickbooks"} {
+		tpl, err := templates.Load(name, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, files, err := f.export(t, exporters.StatementCSV, filepath.Join(t.TempDir(), name+".csv"), exporters.StatementOptions{Template: tpl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, path := range files {
+			_, rows := readCSV(t, path)
+			for _, r := range rows {
+				for h, v := range r {
+					seen[v] = true
+					if _, err := decimal.NewFromString(v); err == nil && v[0] == '-' {
+						continue // a negative amount
+					}
+					if v != "" && strings.ContainsAny(v[:1], "=+-@\t\r") {
+						t.Errorf("%s: %s %q starts a formula", filepath.Base(path), h, v)
+					}
+				}
+			}
+		}
+		want := []string{"'\t=1+1"} // the manual entry's description
+		if name == "xero" {
+			want = append(want, `'=HYPERLINK("http://x","y")`, "'@SUM(A1)", "'-2", "'-7", "'+8", "'\r=1")
+		}
+		for _, w := range want {
+			if !seen[w] {
+				t.Errorf("%s: %q is not in the statement", name, w)
+			}
+		}
 	}
 }

@@ -149,15 +149,16 @@ func (c ReconciliationCurrency) BalanceDifference() decimal.Decimal {
 type ReconciliationDay struct {
 	Day      time.Time
 	Currency string
-	// Booked receipts, fees and payouts, and their USD values.
+	// Booked receipts, fees and payouts, and their USD values (invalid when a posting has
+	// none, as a payout whose USD value Nord PAY did not quote: a partial sum would mislead).
 	InvoiceCount, WalletCount int64
 	InvoiceGross, WalletGross decimal.Decimal
-	ReceiptsUSD               decimal.Decimal
+	ReceiptsUSD               decimal.NullDecimal
 	NetworkFees, ServiceFees  decimal.Decimal
-	FeesUSD                   decimal.Decimal
+	FeesUSD                   decimal.NullDecimal
 	PayoutCount               int64
 	Payouts, PayoutFees       decimal.Decimal
-	PayoutsUSD                decimal.Decimal
+	PayoutsUSD                decimal.NullDecimal
 	// The re-pull's paid transactions and fees of the day, and its unpaid ones.
 	APIPaidCount                             int64
 	APIGross, APINetworkFees, APIServiceFees decimal.Decimal
@@ -508,7 +509,7 @@ func (r *Reconciliation) receiptsSheet() reconSheet {
 			}
 			p := r.Decimals(d.Currency)
 			return []reconCell{rcDay(d.Day), rcText(d.Currency), rcCount(d.InvoiceCount), rcAmount(d.InvoiceGross, p),
-				rcCount(d.WalletCount), rcAmount(d.WalletGross, p), rcAmount(gross, p), rcAmount(d.ReceiptsUSD, reconUSDPlaces),
+				rcCount(d.WalletCount), rcAmount(d.WalletGross, p), rcAmount(gross, p), rcNullAmount(d.ReceiptsUSD, reconUSDPlaces),
 				rcCount(d.APIPaidCount), rcAmount(d.APIGross, p), rcAmount(gross.Sub(d.APIGross), p), rcCount(d.APIUnpaidCount)}
 		}),
 	}}}
@@ -525,7 +526,7 @@ func (r *Reconciliation) feesSheet() reconSheet {
 			}
 			p := r.Decimals(d.Currency)
 			return []reconCell{rcDay(d.Day), rcText(d.Currency), rcAmount(d.NetworkFees, p), rcAmount(d.ServiceFees, p),
-				rcAmount(fees, p), rcAmount(d.FeesUSD, reconUSDPlaces), rcAmount(d.APINetworkFees, p), rcAmount(d.APIServiceFees, p),
+				rcAmount(fees, p), rcNullAmount(d.FeesUSD, reconUSDPlaces), rcAmount(d.APINetworkFees, p), rcAmount(d.APIServiceFees, p),
 				rcAmount(fees.Sub(api), p)}
 		}),
 	}}}
@@ -541,7 +542,7 @@ func (r *Reconciliation) payoutsSheet() reconSheet {
 			}
 			p := r.Decimals(d.Currency)
 			return []reconCell{rcDay(d.Day), rcText(d.Currency), rcCount(d.PayoutCount), rcAmount(d.Payouts, p),
-				rcAmount(d.PayoutFees, p), rcAmount(d.Payouts.Add(d.PayoutFees), p), rcAmount(d.PayoutsUSD, reconUSDPlaces)}
+				rcAmount(d.PayoutFees, p), rcAmount(d.Payouts.Add(d.PayoutFees), p), rcNullAmount(d.PayoutsUSD, reconUSDPlaces)}
 		}),
 	}}}
 }

@@ -1,8 +1,6 @@
 package exporters
 
 import (
-	"bufio"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +10,7 @@ import (
 )
 
 // WriteReconciliationCSV writes the report into dir, which must exist, as one CSV file per
-// sheet (summary.csv, receipts.csv, fees.csv, payouts.csv, exceptions.csv): RFC 4180,
+// sheet (summary.csv, receipts.csv, fees.csv, payouts.csv, exceptions.csv): RFC 4180 (CRLF),
 // UTF-8, days as 2006-01-02, times in RFC 3339 UTC with microseconds, amounts exact with "."
 // and at least the currency's decimals, no thousands separators. summary.csv holds the
 // Summary sheet's blocks one after the other, each with its own header row, separated by an
@@ -36,23 +34,22 @@ func writeReconCSVFile(path string, s reconSheet) (err error) {
 			err = fmt.Errorf("exporters: unable to write %s: %w", path, cerr)
 		}
 	}()
-	buf := bufio.NewWriterSize(f, 1<<16)
-	w := csv.NewWriter(buf)
+	w := newCSVWriter(f)
 	fail := func(err error) error { return fmt.Errorf("exporters: unable to write %s: %w", path, err) }
 	for _, line := range s.lines {
-		if err := w.Write([]string{line}); err != nil {
+		if err := w.write([]string{line}); err != nil {
 			return fail(err)
 		}
 	}
 	record := []string{}
 	for i, t := range s.tables {
 		if i > 0 || len(s.lines) > 0 {
-			if err := w.Write(nil); err != nil {
+			if err := w.write(nil); err != nil {
 				return fail(err)
 			}
 		}
 		if t.title != "" {
-			if err := w.Write([]string{t.title}); err != nil {
+			if err := w.write([]string{t.title}); err != nil {
 				return fail(err)
 			}
 		}
@@ -60,7 +57,7 @@ func writeReconCSVFile(path string, s reconSheet) (err error) {
 		for _, c := range t.columns {
 			record = append(record, c.header)
 		}
-		if err := w.Write(record); err != nil {
+		if err := w.write(record); err != nil {
 			return fail(err)
 		}
 		for cells := range t.rows {
@@ -68,16 +65,12 @@ func writeReconCSVFile(path string, s reconSheet) (err error) {
 			for _, c := range cells {
 				record = append(record, reconCSVCell(c))
 			}
-			if err := w.Write(record); err != nil {
+			if err := w.write(record); err != nil {
 				return fail(err)
 			}
 		}
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		return fail(err)
-	}
-	if err := buf.Flush(); err != nil {
+	if err := w.flush(); err != nil {
 		return fail(err)
 	}
 	if err := f.Sync(); err != nil {

@@ -34,7 +34,7 @@ func sampleReconciliation() *exporters.Reconciliation {
 		},
 		Days: []exporters.ReconciliationDay{
 			{Day: from, Currency: "USDTTRC20", WalletCount: 1, WalletGross: reconDec("2.5"), APIPaidCount: 1, APIGross: reconDec("2.5"),
-				ReceiptsUSD: reconDec("2.4999999"), ServiceFees: reconDec("0.0000001")},
+				ReceiptsUSD: decimal.NullDecimal{Decimal: reconDec("2.4999999"), Valid: true}, ServiceFees: reconDec("0.0000001")},
 			{Day: from.AddDate(0, 0, 3), Currency: "USDTBEP20", InvoiceCount: 2, InvoiceGross: reconDec("12.5"),
 				NetworkFees: reconDec("0.000000000000000001"), PayoutCount: 1, Payouts: reconDec("3")},
 		},
@@ -162,6 +162,19 @@ func TestWriteReconciliationXLSX(t *testing.T) {
 			}
 		}
 	})
+	t.Run("FrozenHeaderAndFilters", func(t *testing.T) {
+		// Every sheet of one table: its header frozen, its rows a table with filters.
+		for sheet, rows := range map[string]int{"Receipts": 3, "Fees": 3, "Payouts": 2, "Exceptions": 4} {
+			panes, err := f.GetPanes(sheet)
+			if err != nil || !panes.Freeze || panes.YSplit != 1 {
+				t.Errorf("%s: panes %+v, %v", sheet, panes, err)
+			}
+			tables, err := f.GetTables(sheet)
+			if err != nil || len(tables) != 1 || !strings.HasPrefix(tables[0].Range, "A1:") || !strings.HasSuffix(tables[0].Range, itoa(rows)) {
+				t.Errorf("%s: tables %+v, %v; want one over rows 1 to %d", sheet, tables, err, rows)
+			}
+		}
+	})
 	t.Run("NotApplicableSaysSo", func(t *testing.T) {
 		found := false
 		for _, row := range raw("Summary") {
@@ -183,12 +196,15 @@ func TestWriteReconciliationCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	read := func(name string) [][]string {
-		fh, err := os.Open(filepath.Join(dir, name))
+		raw, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer fh.Close()
-		cr := csv.NewReader(fh)
+		// RFC 4180: every record ends with CRLF (the sample's text holds no line break).
+		if n := strings.Count(string(raw), "\n"); n == 0 || n != strings.Count(string(raw), "\r\n") || !strings.HasSuffix(string(raw), "\r\n") {
+			t.Errorf("%s: %d line ends, %d of them CRLF", name, n, strings.Count(string(raw), "\r\n"))
+		}
+		cr := csv.NewReader(strings.NewReader(string(raw)))
 		cr.FieldsPerRecord = -1
 		rows, err := cr.ReadAll()
 		if err != nil {
@@ -271,5 +287,90 @@ func TestWriteReconciliationRefusesOtherFiles(t *testing.T) {
 	}
 	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 2 {
 		t.Errorf("after two xlsx: %v (%v)", entries, err)
+	}
+}
+
+// TestReconciliationXLSXLibreOffice opens the reconciliation workbook with LibreOffice
+// (headless), which gives up on a file it would have to repair, and checks what it read on
+// every sheet: the amounts exactly at the currency's precision (the long ones as text), the
+// days as dates, and text that a user or the API controls inert.
+func TestReconciliationXLSXLibreOffice(t *testing.T) {
+	t.Parallel()
+	r := sampleReconciliation()
+	hostile := []string{`=HYPERLINK("http://x","y")`, "+1+1", "@SUM(A1)", "-2", "\t=1+1", "\r=1+1"}
+	r.Checks[0].Exceptions = append(r.Checks[0].Exceptions, exporters.ReconciliationException{
+		Kind: "changed", Currency: "USDTTRC20", Source: hostile[4], ID: hostile[3], Field: "gross",
+		Detail: hostile[1], TxHash: hostile[5], Label: hostile[2],
+	})
+	path := filepath.Join(t.TempDir(), "recon.xlsx")
+	if err := exporters.WriteReconciliation(path, exporters.ReconciliationXLSX, r); err != nil {
+		t.Fatal(err)
+	}
+	sheet := libreOfficeSheets(t, path)
+	sheets := map[string][][]string{}
+	for _, name := range []string{"Summary", "Receipts", "Fees", "Payouts", "Exceptions"} {
+		sheets[name] = sheet(name)
+	}
+
+	summary := sheets["Summary"]
+	if len(summary) < 8 || summary[5][0] != "Currency" || summary[6][0] != "USDTBEP20" || summary[7][0] != "USDTTRC20" {
+		t.Fatalf("LibreOffice read the summary as %q", summary)
+	}
+	for _, c := range []struct {
+		row, col int
+		want     string
+	}{
+		{6, 1, "106545.100333876227315211"},  // 24 digits: text, exact
+		{6, 2, "12.500000000000000000"},      // a number at the currency's 18 decimals
+		{6, 6, "0.000000000000000001"},       // one digit, far out
+		{6, 12, "106557.600333876227315210"}, // text, still at the currency's 18 decimals
+		{7, 1, "10.000000"},
+		{7, 4, "2.500000"},
+	} {
+		if got := summary[c.row][c.col]; got != c.want {
+			t.Errorf("Summary row %d column %d: LibreOffice read %q, want %q", c.row+1, c.col+1, got, c.want)
+		}
+	}
+	if receipts := sheets["Receipts"]; len(receipts) != 3 || receipts[1][0] != "2026-10-01" || receipts[1][7] != "2.50" ||
+		receipts[2][3] != "12.500000000000000000" {
+		t.Errorf("LibreOffice read the receipts as %q", receipts)
+	}
+	if payouts := sheets["Payouts"]; len(payouts) != 2 || payouts[1][0] != "2026-10-04" || payouts[1][3] != "3.000000000000000000" {
+		t.Errorf("LibreOffice read the payouts as %q", payouts)
+	}
+
+	exceptions := sheets["Exceptions"]
+	if len(exceptions) != 5 {
+		t.Fatalf("LibreOffice read the exceptions as %q", exceptions)
+	}
+	if got := exceptions[1][13]; got != "'"+hostile[0] {
+		t.Errorf("label %q", got)
+	}
+	if got := exceptions[2][8]; got != "1.1234567890123456789" {
+		t.Errorf("a 20-digit amount %q", got)
+	}
+	got := map[string]bool{}
+	for _, row := range exceptions {
+		for _, cell := range row {
+			got[cell] = true
+		}
+	}
+	for _, h := range hostile {
+		if !got["'"+h] {
+			t.Errorf("%q is not in the Exceptions sheet as '%s", h, h)
+		}
+	}
+	for name, rows := range sheets {
+		for i, row := range rows {
+			for j, cell := range row {
+				if cell == "" || !strings.ContainsAny(cell[:1], "=+-@\t\r") {
+					continue
+				}
+				if _, err := decimal.NewFromString(cell); err == nil && cell[0] == '-' {
+					continue // a negative number
+				}
+				t.Errorf("%s row %d column %d: %q starts a formula", name, i+1, j+1, cell)
+			}
+		}
 	}
 }

@@ -137,7 +137,8 @@ func (st *reconStyles) cell(c reconCell) (any, error) {
 			}
 			return excelize.Cell{StyleID: id, Value: f}, nil
 		}
-		return excelize.Cell{StyleID: st.amountText, Value: c.amount.String()}, nil
+		// As text, written as the CSV writes it: exact, and padded to the currency's decimals.
+		return excelize.Cell{StyleID: st.amountText, Value: reconCSVAmount(c.amount, c.places)}, nil
 	}
 	return nil, nil
 }

@@ -125,7 +125,7 @@ func (c *stmtColumn) value(l *stmtLine) stmtValue {
 	case stmtFieldRow:
 		return stmtValue{kind: templates.KindText, text: l.kind.String()}
 	case stmtFieldCurrency:
-		return stmtValue{kind: templates.KindText, text: l.cur.Currency}
+		return stmtValue{kind: c.kind, text: l.cur.Currency}
 	case stmtFieldTime:
 		if l.at.IsZero() {
 			return stmtValue{}

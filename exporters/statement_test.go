@@ -28,7 +28,7 @@ var (
 )
 
 // The labels that a spreadsheet would run as formulas.
-var stmtInjections = []string{`=HYPERLINK("http://x","y")`, "+1+1", "@SUM(A1)", "-2+3", "\t=1+1"}
+var stmtInjections = []string{`=HYPERLINK("http://x","y")`, "+1+1", "@SUM(A1)", "-2+3", "\t=1+1", "-2", "\r=1+1"}
 
 // stmtFixture is a ledger with a bit of everything a statement must get right.
 type stmtFixture struct {
@@ -94,6 +94,8 @@ func stmtSetup(t *testing.T) *stmtFixture {
 		stmtPayment("invoice", "nofee", "USDTBEP20", at("2026-10-03T00:00:00Z"), "10", "0", "0", stmtInjections[2]),
 		withdrawal,
 		manual,
+		stmtPayment("invoice", "minus", "USDTBEP20", at("2026-10-25T00:00:00Z"), "3", "0", "0.03", stmtInjections[5]),
+		stmtPayment("wallet", "cr", "USDTBEP20", at("2026-10-26T00:00:00Z"), "4", "0", "0.04", stmtInjections[6]),
 		stmtPayment("invoice", "atend", "USDTBEP20", at("2026-11-01T00:00:00Z"), "7", "0", "0", "not in October"),
 		stmtPayment("invoice", "eth-before", "ETH", at("2026-09-01T00:00:00Z"), "1.000000000000000001", "0", "0", "eth old"),
 		stmtPayment("invoice", "eth-big", "ETH", at("2026-10-10T00:00:00Z"), "12345.123456789012345678", "0.000000000000000001", "0.123456789012345678", "eth, big"),

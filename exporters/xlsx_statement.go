@@ -485,7 +485,7 @@ func (x *stmtXLSX) fillSummary() error {
 	for _, c := range x.run.currencies {
 		p := c.Precision
 		w.startRow()
-		w.text(0, c.Currency, true)
+		w.text(0, Neutralise(c.Currency), true) // Nord PAY names the currencies
 		w.number(1, c.Opening, p, false)
 		w.integer(2, c.Lines)
 		w.number(3, c.Gross, p, false)

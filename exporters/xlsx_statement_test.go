@@ -192,37 +192,13 @@ func TestStatementXLSXInjection(t *testing.T) {
 // the dates. LibreOffice gives up on a file it would have to repair.
 func TestStatementXLSXLibreOffice(t *testing.T) {
 	t.Parallel()
-	soffice, err := exec.LookPath("soffice")
-	if err != nil {
-		t.Fatal("LibreOffice (soffice) is not installed: `make test` installs it (scripts/ensure-tools.sh); by hand: apt-get install libreoffice-calc-nogui")
-	}
 	fx := stmtSetup(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "october.xlsx")
 	if _, _, err := fx.export(t, exporters.StatementXLSX, path, exporters.StatementOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "csv")
-	// Filter options: comma, double quote, UTF-8, from line 1, ..., and -1: every sheet, each
-	// to NAME-SHEET.csv (LibreOffice 7.2+). Its own profile, so parallel runs do not meet.
-	cmd := exec.Command(soffice, "-env:UserInstallation=file://"+filepath.Join(dir, "profile"), "--headless", "--norestore",
-		"--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1", "--outdir", out, path)
-	if output, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("soffice: %v\n%s", err, output)
-	}
-	sheet := func(name string) [][]string {
-		t.Helper()
-		data, err := os.ReadFile(filepath.Join(out, "october-"+name+".csv"))
-		if err != nil {
-			entries, _ := os.ReadDir(out)
-			t.Fatalf("LibreOffice wrote no %s sheet (%v); it wrote %v", name, err, entries)
-		}
-		recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		return recs
-	}
+	sheet := libreOfficeSheets(t, path)
 	usdt := sheet("USDTBEP20")
 	if strings.Join(usdt[0][:5], ",") != "Row,Currency,Time (UTC),Booked at (UTC),Kind" {
 		t.Fatalf("USDTBEP20 header %v", usdt[0])
@@ -241,6 +217,43 @@ func TestStatementXLSXLibreOffice(t *testing.T) {
 	summary := sheet("Summary")
 	if len(summary) < 4 || summary[1][0] != "ETH" || summary[2][0] != "USDTBEP20" || summary[2][8] != "ok" {
 		t.Errorf("LibreOffice read the summary as %v", summary)
+	}
+}
+
+// libreOfficeSheets converts a workbook with LibreOffice (headless), every sheet to CSV as
+// shown, and returns a function that reads a sheet's rows back. LibreOffice gives up on a
+// file it would have to repair, and so does the test: it fails, never skips, when
+// LibreOffice is not installed.
+func libreOfficeSheets(t *testing.T, path string) func(name string) [][]string {
+	t.Helper()
+	soffice, err := exec.LookPath("soffice")
+	if err != nil {
+		t.Fatal("LibreOffice (soffice) is not installed: `make test` installs it (scripts/ensure-tools.sh); by hand: apt-get install libreoffice-calc-nogui")
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "csv")
+	// Filter options: comma, double quote, UTF-8, from line 1, ..., and -1: every sheet, each
+	// to NAME-SHEET.csv (LibreOffice 7.2+). Its own profile, so parallel runs do not meet.
+	cmd := exec.Command(soffice, "-env:UserInstallation=file://"+filepath.Join(dir, "profile"), "--headless", "--norestore",
+		"--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1", "--outdir", out, path)
+	if output, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("soffice: %v\n%s", err, output)
+	}
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return func(name string) [][]string {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(out, base+"-"+name+".csv"))
+		if err != nil {
+			entries, _ := os.ReadDir(out)
+			t.Fatalf("LibreOffice wrote no %s sheet (%v); it wrote %v", name, err, entries)
+		}
+		r := csv.NewReader(bytes.NewReader(data))
+		r.FieldsPerRecord = -1
+		recs, err := r.ReadAll()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return recs
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,11 +22,14 @@ type ReconcileOptions struct {
 	// Month is any time in the month to reconcile: the UTC calendar month
 	// [first day, first day of the next month).
 	Month time.Time
-	// Window is the span of one API call of the re-pull. Defaults to 24h.
+	// Window is the span of one API call of the re-pull. The month is pulled window by
+	// window, plus one window on each side of it (the margins), so that a record the API
+	// files under a neighbouring window is still found. Defaults to 24h.
 	Window time.Duration
-	// Overlap widens each call's query on both sides, because the API does not say whether
-	// end_date is inclusive; records outside the month are dropped by their created_at.
-	// Defaults to 5 minutes.
+	// Overlap widens each call's query on both sides, because the API documents neither
+	// whether end_date is inclusive nor how exactly it reads the bounds. Records are
+	// deduplicated on their id, never judged by the bounds of the query that returned them;
+	// those outside the month only pair an entry whose time moved. Defaults to 5 minutes.
 	Overlap time.Duration
 	// UnknownPayouts lists the payout chunks whose confirm has an unknown outcome (issue 5
 	// wires it to the payouts package). When nil, the check is reported as not applicable,
@@ -140,7 +144,7 @@ func (r *Reconciler) Run(ctx context.Context, opts ReconcileOptions) (*Reconcile
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: fetching the balances: %w", err)
 	}
-	p := &repull{cmp: cmp, chart: r.Store.Chart(), known: known, seen: map[[32]byte]bool{}}
+	p := &repull{cmp: cmp, chart: r.Store.Chart(), known: known, seen: map[[32]byte]bool{}, ids: newIDSet()}
 	for _, source := range []string{ledger.SourceInvoice, ledger.SourceWallet} {
 		if err := p.source(ctx, r.Client, source, from, to, opts.Window, opts.Overlap); err != nil {
 			return nil, err
@@ -196,18 +200,24 @@ type repull struct {
 	// seen holds the records without a time already added (they cannot be placed in a
 	// window, so overlapping queries would add them twice).
 	seen map[[32]byte]bool
+	// ids holds the (source, id) of every record added: a record that several queries
+	// return is added once.
+	ids *idSet
 
 	fetched, bookable, unpaid, unbookable int64
 }
 
-// source pulls one source's windows. Each record is kept by the window whose own range
-// [start, end) holds its created_at (the first window keeps what comes before it, the last
-// what comes after), so that the overlaps of the queries add nothing twice.
+// source pulls one source's windows: the month's, and one more on each side. The documents
+// leave open whether end_date is inclusive and how the API reads a bound (which time field,
+// which zone, to what precision), so no record is judged by the bounds of the query that
+// returned it: whatever any query returns is kept, once per (source, id), and the
+// comparison places it by its created_at (outside the month, it only pairs an entry whose
+// time moved). A record without an id cannot be told from its copies that way: it is kept
+// by the window whose own range [start, end) holds its created_at.
 func (p *repull) source(ctx context.Context, client *nordpay.Client, source string, from, to time.Time, window, overlap time.Duration) error {
-	windows := splitWindows(from, to, window)
+	windows := splitWindows(from.Add(-window), to.Add(window), window)
 	isKnown := func(c string) bool { return p.known[c] }
-	for i, w := range windows {
-		first, last := i == 0, i == len(windows)-1
+	for _, w := range windows {
 		query := nordpay.Window{Start: w.Start.Add(-overlap), End: w.End.Add(overlap)}
 		for tx, err := range client.Transactions(ctx, source, query) {
 			var rec *nordpay.RecordError
@@ -228,7 +238,11 @@ func (p *repull) source(ctx context.Context, client *nordpay.Client, source stri
 			}
 			p.fetched++
 			at := tx.CreatedAt.UTC()
-			if !at.IsZero() && ((!first && at.Before(w.Start)) || (!last && !at.Before(w.End))) {
+			if id := tx.ID.String(); strings.TrimSpace(id) != "" {
+				if !p.ids.add(source, id) {
+					continue // another query returned it already
+				}
+			} else if !at.IsZero() && (at.Before(w.Start) || !at.Before(w.End)) {
 				continue // another window's
 			}
 			if err := p.add(ctx, tx, source, at, isKnown); err != nil {
@@ -237,6 +251,40 @@ func (p *repull) source(ctx context.Context, client *nordpay.Client, source stri
 		}
 	}
 	return nil
+}
+
+// idSet is a set of (source, id) keys. Ids written as canonical unsigned integers, as Nord
+// PAY documents them, take 8 bytes each: a month of a million records holds a few tens of
+// MB.
+type idSet struct {
+	nums map[string]map[uint64]struct{}
+	strs map[string]struct{}
+}
+
+func newIDSet() *idSet {
+	return &idSet{nums: map[string]map[uint64]struct{}{}, strs: map[string]struct{}{}}
+}
+
+// add adds a key, reporting whether it was new.
+func (s *idSet) add(source, id string) bool {
+	if n, err := strconv.ParseUint(id, 10, 64); err == nil && (id == "0" || id[0] != '0') {
+		m := s.nums[source]
+		if m == nil {
+			m = map[uint64]struct{}{}
+			s.nums[source] = m
+		}
+		if _, ok := m[n]; ok {
+			return false
+		}
+		m[n] = struct{}{}
+		return true
+	}
+	key := source + "\x00" + id
+	if _, ok := s.strs[key]; ok {
+		return false
+	}
+	s.strs[key] = struct{}{}
+	return true
 }
 
 // once reports whether a record without a time is seen for the first time.
@@ -324,11 +372,11 @@ func (b reportBuilder) figures(cres *ledger.ComparisonResult, balances []nordpay
 		d := day(s.Day, s.Currency)
 		d.InvoiceCount, d.InvoiceGross = s.InvoiceReceipts.Count, s.InvoiceReceipts.Amount
 		d.WalletCount, d.WalletGross = s.WalletReceipts.Count, s.WalletReceipts.Amount
-		d.ReceiptsUSD = s.InvoiceReceipts.AmountUSD.Add(s.WalletReceipts.AmountUSD)
+		d.ReceiptsUSD = sumUSD(s.InvoiceReceipts, s.WalletReceipts)
 		d.NetworkFees, d.ServiceFees = s.NetworkFees.Amount, s.ServiceFees.Amount
-		d.FeesUSD = s.NetworkFees.AmountUSD.Add(s.ServiceFees.AmountUSD)
+		d.FeesUSD = sumUSD(s.NetworkFees, s.ServiceFees)
 		d.PayoutCount, d.Payouts, d.PayoutFees = s.Payouts.Count, s.Payouts.Amount, s.PayoutFees.Amount
-		d.PayoutsUSD = s.Payouts.AmountUSD.Add(s.PayoutFees.AmountUSD)
+		d.PayoutsUSD = sumUSD(s.Payouts, s.PayoutFees)
 	}
 	for _, f := range cres.Facts {
 		c, d := cur(f.Currency), day(f.Day, f.Currency)
@@ -371,6 +419,12 @@ func (b reportBuilder) figures(cres *ledger.ComparisonResult, balances []nordpay
 		}
 		return x.Currency < y.Currency
 	})
+}
+
+// sumUSD is the USD value of two movements; invalid when a posting of either has none.
+func sumUSD(a, b ledger.Movement) decimal.NullDecimal {
+	x, y := a.USD(), b.USD()
+	return decimal.NullDecimal{Decimal: x.Decimal.Add(y.Decimal), Valid: x.Valid && y.Valid}
 }
 
 func reconStatus(failed bool) exporters.CheckStatus {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,6 +201,145 @@ func TestReconcileCleanMonth(t *testing.T) {
 			t.Errorf("a failing hook: %v", err)
 		}
 	})
+}
+
+// TestReconcileAssumesNothingOfWindowBounds re-pulls the month from an API that reads
+// start_date and end_date three hours off (as if in another time zone; the documents say
+// nothing of how the bounds are read), one way and the other. Every query then returns
+// records outside its window and misses some inside it: only a re-pull that keeps what any
+// query returns, once per id, and reaches past the month's ends finds the whole month.
+func TestReconcileAssumesNothingOfWindowBounds(t *testing.T) {
+	t.Parallel()
+	b := reconcileSetup(t)
+	b.run(t, jobs.SyncOptions{From: reconStart, To: testNow, Overlap: 5 * time.Minute})
+	for _, shift := range []time.Duration{3 * time.Hour, -3 * time.Hour} {
+		t.Run(shift.String(), func(t *testing.T) {
+			var queries atomic.Int32
+			skew := func(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
+				q := r.URL.Query()
+				for _, name := range []string{"start_date", "end_date"} {
+					if v := q.Get(name); v != "" {
+						at, err := nordpay.ParseTime(v)
+						if err != nil {
+							t.Errorf("%s=%q: %v", name, v, err)
+							continue
+						}
+						q.Set(name, at.Add(shift).Format(nordpay.TimeLayout))
+					}
+				}
+				if strings.HasSuffix(r.URL.Path, "/transactions") {
+					queries.Add(1)
+				}
+				r.URL.RawQuery = q.Encode()
+				return w
+			}
+			b.wrap.Store(&skew)
+			defer b.wrap.Store(nil)
+			rep := b.reconcile(t, jobs.ReconcileOptions{})
+			if queries.Load() == 0 {
+				t.Fatal("the re-pull made no query through the skewing API")
+			}
+			reconCheckStatuses(t, rep, map[string]exporters.CheckStatus{
+				exporters.CheckMovements: exporters.CheckPassed, exporters.CheckCompleteness: exporters.CheckPassed,
+				exporters.CheckBalance: exporters.CheckPassed, exporters.CheckPayouts: exporters.CheckNotApplicable,
+				exporters.CheckQuarantine: exporters.CheckPassed,
+			})
+			for _, c := range rep.Currencies {
+				if c.APIPaidCount != c.InvoiceCount+c.WalletCount || !c.APIGross.Equal(c.Receipts()) {
+					t.Errorf("%s: Nord PAY %d paid, %s gross; the ledger %d, %s", c.Currency, c.APIPaidCount, c.APIGross,
+						c.InvoiceCount+c.WalletCount, c.Receipts())
+				}
+			}
+		})
+	}
+}
+
+// TestReconcilePayouts pays two people through the sandbox and books the withdrawal rows
+// as the payouts package does (its posting rule, no USD value for the amounts): the month
+// shows them as payouts and payout fees, per currency and on their day, every check passes,
+// and the Payouts sheet leaves the USD value empty rather than showing a sum short of it.
+func TestReconcilePayouts(t *testing.T) {
+	t.Parallel()
+	b := reconcileSetup(t)
+	ctx := context.Background()
+	b.run(t, jobs.SyncOptions{From: reconStart, To: testNow, Overlap: 5 * time.Minute})
+	d := decimal.RequireFromString
+	client := b.syncer.Client
+	quote, err := client.RequestMultiWithdraw(ctx, nordpay.MultiWithdrawRequest{Currency: "USDTBEP20", AddressesAndAmounts: []nordpay.Payee{
+		{Address: "0x" + strings.Repeat("ab", 20), Amount: d("25")},
+		{Address: "0x" + strings.Repeat("cd", 20), Amount: d("40.5")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.ConfirmMultiWithdraw(ctx, quote.Identifier); err != nil {
+		t.Fatal(err)
+	}
+	chart := ledger.DefaultChart()
+	paidAt := testNow.Add(-time.Minute)
+	var paid, fees decimal.Decimal
+	for i, q := range quote.AddressesAndAmounts {
+		w := ledger.Withdrawal{ExternalID: "batch-1/row-" + string(rune('1'+i)), Currency: quote.Currency, Address: q.Address,
+			Reference: "row " + string(rune('1'+i)), Amount: q.Amount, ServiceFee: q.ServiceFee,
+			ServiceFeeUSD: decimal.NullDecimal{Decimal: q.ServiceFeeUSD, Valid: true}, Identifier: quote.Identifier, At: paidAt}
+		if _, _, err := b.store.Post(ctx, chart.WithdrawalEntry(w)); err != nil {
+			t.Fatal(err)
+		}
+		paid, fees = paid.Add(q.Amount.Sub(q.ServiceFee)), fees.Add(q.ServiceFee)
+	}
+	if fees.IsZero() {
+		t.Fatal("the sandbox charged no withdrawal fee")
+	}
+
+	rep := b.reconcile(t, jobs.ReconcileOptions{})
+	reconCheckStatuses(t, rep, map[string]exporters.CheckStatus{
+		exporters.CheckMovements: exporters.CheckPassed, exporters.CheckCompleteness: exporters.CheckPassed,
+		exporters.CheckBalance: exporters.CheckPassed, exporters.CheckPayouts: exporters.CheckNotApplicable,
+		exporters.CheckQuarantine: exporters.CheckPassed,
+	})
+	var cur *exporters.ReconciliationCurrency
+	for i := range rep.Currencies {
+		if rep.Currencies[i].Currency == "USDTBEP20" {
+			cur = &rep.Currencies[i]
+		}
+	}
+	if cur == nil || cur.PayoutCount != 2 || !cur.Payouts.Equal(paid) || !cur.PayoutFees.Equal(fees) || !cur.Difference().IsZero() {
+		t.Fatalf("USDTBEP20: %+v; want 2 payouts of %s and fees of %s", cur, paid, fees)
+	}
+	day := time.Date(paidAt.Year(), paidAt.Month(), paidAt.Day(), 0, 0, 0, 0, time.UTC)
+	found := false
+	for _, dd := range rep.Days {
+		if dd.Currency != "USDTBEP20" || !dd.Day.Equal(day) {
+			if dd.PayoutCount != 0 {
+				t.Errorf("payouts on %s %s: %+v", dd.Day, dd.Currency, dd)
+			}
+			continue
+		}
+		found = true
+		if dd.PayoutCount != 2 || !dd.Payouts.Equal(paid) || !dd.PayoutFees.Equal(fees) || dd.PayoutsUSD.Valid {
+			t.Errorf("the day of the payouts: %+v", dd)
+		}
+	}
+	if !found {
+		t.Fatalf("no day %s for USDTBEP20", day)
+	}
+
+	dir := filepath.Join(t.TempDir(), "recon")
+	if err := exporters.WriteReconciliation(dir, exporters.ReconciliationCSV, rep); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "payouts.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(raw))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{day.Format("2006-01-02"), "USDTBEP20", "2", paid.StringFixed(18), fees.StringFixed(18), paid.Add(fees).StringFixed(18), ""}
+	if len(rows) != 2 || !slices.Equal(rows[1], want) {
+		t.Errorf("payouts.csv:\n got %q\nwant %q", rows, want)
+	}
 }
 
 // hostileLabel is a label that a spreadsheet would run as a formula if it were not

@@ -48,13 +48,23 @@ type Movement struct {
 	Count     int64
 	Amount    decimal.Decimal
 	AmountUSD decimal.Decimal
+	// USDMissing counts the postings without a USD value (a payout whose USD value Nord PAY
+	// did not quote); AmountUSD sums the others only.
+	USDMissing int64
 	// weighted is the sum of amount x checkWeight(occurred_at), as booked (not flipped):
 	// what a comparison matches against the other side's figures.
 	weighted decimal.Decimal
 }
 
-func (m *Movement) add(count int64, amount, usd, weighted decimal.Decimal) {
+// USD returns AmountUSD, or nothing when a posting has no USD value and the sum would be
+// short of it.
+func (m Movement) USD() decimal.NullDecimal {
+	return decimal.NullDecimal{Decimal: m.AmountUSD, Valid: m.USDMissing == 0}
+}
+
+func (m *Movement) add(count, usdMissing int64, amount, usd, weighted decimal.Decimal) {
 	m.Count += count
+	m.USDMissing += usdMissing
 	m.Amount = m.Amount.Add(amount)
 	m.AmountUSD = m.AmountUSD.Add(usd)
 	m.weighted = m.weighted.Add(weighted)
@@ -78,24 +88,24 @@ type Flows struct {
 }
 
 // add books one group of postings of role into the flows.
-func (f *Flows) add(role Role, count int64, amount, usd, weighted decimal.Decimal) {
+func (f *Flows) add(role Role, count, usdMissing int64, amount, usd, weighted decimal.Decimal) {
 	switch role {
 	case RoleAssets:
-		f.Assets.add(count, amount, usd, weighted)
+		f.Assets.add(count, usdMissing, amount, usd, weighted)
 	case RoleInvoiceIncome:
-		f.InvoiceReceipts.add(count, amount.Neg(), usd.Neg(), weighted)
+		f.InvoiceReceipts.add(count, usdMissing, amount.Neg(), usd.Neg(), weighted)
 	case RoleWalletIncome:
-		f.WalletReceipts.add(count, amount.Neg(), usd.Neg(), weighted)
+		f.WalletReceipts.add(count, usdMissing, amount.Neg(), usd.Neg(), weighted)
 	case RoleNetworkFees:
-		f.NetworkFees.add(count, amount, usd, weighted)
+		f.NetworkFees.add(count, usdMissing, amount, usd, weighted)
 	case RoleServiceFees:
-		f.ServiceFees.add(count, amount, usd, weighted)
+		f.ServiceFees.add(count, usdMissing, amount, usd, weighted)
 	case RolePayouts:
-		f.Payouts.add(count, amount, usd, weighted)
+		f.Payouts.add(count, usdMissing, amount, usd, weighted)
 	case RoleWithdrawFees:
-		f.PayoutFees.add(count, amount, usd, weighted)
+		f.PayoutFees.add(count, usdMissing, amount, usd, weighted)
 	default:
-		f.Other.add(count, amount, usd, weighted)
+		f.Other.add(count, usdMissing, amount, usd, weighted)
 	}
 }
 
@@ -175,12 +185,12 @@ const checkWeightSQL = `(((round(date_part('epoch', %[1]s - date_bin('1 day', %[
 // is long.
 var summaryQuery = fmt.Sprintf(`
 	SELECT account_id, 1, date_bin('1 day', occurred_at, $1::timestamptz), count(*), sum(amount),
-	       coalesce(sum(amount_usd), 0), sum(amount * %s)
+	       coalesce(sum(amount_usd), 0), count(*) - count(amount_usd), sum(amount * %s)
 	FROM postings
 	WHERE occurred_at >= $1::timestamptz AND occurred_at < $2::timestamptz
 	GROUP BY account_id, 3
 	UNION ALL
-	SELECT o.account_id, v.part, NULL, 0, v.amount, 0, 0
+	SELECT o.account_id, v.part, NULL, 0, v.amount, 0, 0, 0
 	FROM (
 		SELECT account_id,
 		       coalesce(sum(amount) FILTER (WHERE occurred_at < $1::timestamptz), 0) AS before,
@@ -309,10 +319,10 @@ func summaryRows(ctx context.Context, tx *sqlx.Tx, roles accountRoles, from, to 
 			account               int64
 			part                  int
 			day                   sql.NullTime
-			count                 int64
+			count, usdMissing     int64
 			amount, usd, weighted decimal.Decimal
 		)
-		if err := rows.Scan(&account, &part, &day, &count, &amount, &usd, &weighted); err != nil {
+		if err := rows.Scan(&account, &part, &day, &count, &amount, &usd, &usdMissing, &weighted); err != nil {
 			return nil, fmt.Errorf("ledger: unable to read the summary: %w", err)
 		}
 		a, ok := roles.byID[account]
@@ -328,7 +338,7 @@ func summaryRows(ctx context.Context, tx *sqlx.Tx, roles accountRoles, from, to 
 		case 2: // assets after it
 			c.Current = c.Current.Add(amount)
 		default:
-			c.Flows.add(role, count, amount, usd, weighted)
+			c.Flows.add(role, count, usdMissing, amount, usd, weighted)
 			if role == RoleAssets {
 				c.Current = c.Current.Add(amount)
 			}
@@ -338,7 +348,7 @@ func summaryRows(ctx context.Context, tx *sqlx.Tx, roles accountRoles, from, to 
 				d = &DaySummary{Day: day.Time.UTC(), Currency: a.Currency}
 				days[k] = d
 			}
-			d.Flows.add(role, count, amount, usd, weighted)
+			d.Flows.add(role, count, usdMissing, amount, usd, weighted)
 		}
 	}
 	if err := rows.Err(); err != nil {

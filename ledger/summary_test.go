@@ -124,6 +124,13 @@ func TestSummarize(t *testing.T) {
 	if !u.InvoiceReceipts.AmountUSD.Equal(dec("30.5")) {
 		t.Errorf("invoice receipts USD %s", u.InvoiceReceipts.AmountUSD)
 	}
+	// The withdrawal has no USD values: its movements say so rather than sum to zero.
+	if usd := u.InvoiceReceipts.USD(); !usd.Valid || !usd.Decimal.Equal(dec("30.5")) {
+		t.Errorf("invoice receipts USD() %+v", usd)
+	}
+	if u.Payouts.USD().Valid || u.PayoutFees.USD().Valid || u.Payouts.USDMissing != 1 || u.InvoiceReceipts.USDMissing != 0 {
+		t.Errorf("payouts USD %+v (%d missing), payout fees USD %+v", u.Payouts.USD(), u.Payouts.USDMissing, u.PayoutFees.USD())
+	}
 
 	t.Run("AgreesWithBalances", func(t *testing.T) {
 		for at, want := range map[time.Time]decimal.Decimal{sumFrom: u.Opening, sumTo: u.Closing, {}: u.Current} {

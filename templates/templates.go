@@ -94,10 +94,10 @@ type FieldKind string
 
 // Field kinds.
 const (
-	// KindText is text the exporter makes itself (a currency code, a row kind).
+	// KindText is text the exporter makes itself (a row kind, a source).
 	KindText FieldKind = "text"
-	// KindUserText is text a user or the API controls (a label, an address); it is
-	// neutralised against formula injection in every format.
+	// KindUserText is text a user or the API controls (a label, an address, a currency
+	// code); it is neutralised against formula injection in every format.
 	KindUserText FieldKind = "user text"
 	// KindAmount is an amount in the statement's currency, at the currency's precision.
 	KindAmount FieldKind = "amount"
@@ -120,7 +120,7 @@ type Field struct {
 // every one of them.
 var Fields = []Field{
 	{"row", KindText, "what the row is: opening, line, total or closing"},
-	{"currency", KindText, "the currency code (USDTBEP20, BTC, ...)"},
+	{"currency", KindUserText, "the currency code (USDTBEP20, BTC, ...), as Nord PAY's currency list names it"},
 	{"time", KindTime, "when the transaction happened (occurred_at, UTC); the period's start on an opening row, its end on a closing row"},
 	{"booked_at", KindTime, "when the entry was booked into the ledger (UTC)"},
 	{"kind", KindText, "invoice, wallet, withdrawal, manual or reversal"},

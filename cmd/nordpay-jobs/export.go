@@ -56,7 +56,8 @@ Formats (--format, or guessed from the extension of --out):
              spreadsheet keeps), times are date cells. Written as a stream: memory stays
              flat at a million lines.
   hledger    a journal for hledger (accounts and commodities declared, balance
-  beancount  assertions at the end); --template does not apply.
+  beancount  assertions at the end); --template does not apply. Journals date entries by
+             UTC day, so --from and --to must be dates (midnight UTC).
 
 Templates (--template, default "default") choose the columns of csv and xlsx; the built-in
 ones are default (every column), xero (Xero bank statement import: USD, files of at most
@@ -77,8 +78,14 @@ const exportStatementExample = `  # October's statement, every currency, as CSV
   # for Xero: october-001.csv, october-002.csv, ... of at most 1,000 lines each
   nordpay-jobs export statement --from 2026-10-01 --to 2026-11-01 --template xero --out october.csv
 
-  # a plain-text journal for hledger, from a given time
-  nordpay-jobs export statement --from 2026-10-15T12:00:00Z --to 2026-11-01 --format hledger --out october.journal
+  # from a given time to a given time (RFC 3339, UTC), one currency
+  nordpay-jobs export statement --from 2026-10-15T12:00:00Z --to 2026-10-16T12:00:00Z --currency USDTBEP20 --out day.csv
+
+  # a plain-text journal for hledger (journals take whole UTC days)
+  nordpay-jobs export statement --from 2026-10-01 --to 2026-11-01 --format hledger --out october.journal
+
+  # the same for beancount (the format from the extension); check it with bean-check october.beancount
+  nordpay-jobs export statement --from 2026-10-01 --to 2026-11-01 --out october.beancount
 
   # a layout of your own: ./templates/mine.yaml
   nordpay-jobs export statement --from 2026-10-01 --to 2026-11-01 --template mine --template-dir ./templates --out mine.csv`
@@ -167,6 +174,17 @@ func newExportStatementCommand(m *Main) *cobra.Command {
 			if journal && f.Changed("template") {
 				return usagef("--template applies to csv and xlsx, not %s", kind)
 			}
+			if journal {
+				for _, b := range []struct {
+					flag, value string
+					t           time.Time
+				}{{"--from", from, start}, {"--to", to, end}} {
+					if u := b.t.UTC(); !u.Equal(u.Truncate(24 * time.Hour)) {
+						return usagef("%s %s: a %s journal dates its entries by UTC day; give a date (midnight UTC), e.g. %s",
+							b.flag, b.value, kind, u.Format(time.DateOnly))
+					}
+				}
+			}
 			if fi, err := os.Stat(filepath.Dir(out)); err != nil || !fi.IsDir() {
 				return usagef("--out %s: the directory %s does not exist", out, filepath.Dir(out))
 			}
@@ -197,7 +215,7 @@ func newExportStatementCommand(m *Main) *cobra.Command {
 				err = exporters.WriteJournal(ctx, w, store, exporters.JournalFormat(kind),
 					exporters.JournalOptions{From: start, To: end, Currency: currency})
 				if err != nil {
-					return errors.Join(err, files.Abort())
+					return errors.Join(exportUsage(err), files.Abort())
 				}
 			} else {
 				res.Template = tpl.Name
@@ -206,7 +224,7 @@ func newExportStatementCommand(m *Main) *cobra.Command {
 				})
 				bar.finish()
 				if err != nil {
-					return errors.Join(err, files.Abort())
+					return errors.Join(exportUsage(err), files.Abort())
 				}
 				res.Lines = r.Lines
 				for _, c := range r.Currencies {
@@ -235,6 +253,15 @@ func newExportStatementCommand(m *Main) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, `print {"files", "lines", "currencies": [{"currency", "opening", "closing", ...}]} with exact decimal strings`)
 	f.BoolVar(&noBar, "no-progress", false, "no progress bar, even on a terminal")
 	return cmd
+}
+
+// exportUsage makes an error of the options the exporters refuse before they write (a
+// currency the ledger does not have) a usage error: exit 2, as the command line is wrong.
+func exportUsage(err error) error {
+	if errors.Is(err, exporters.ErrStatementOptions) || errors.Is(err, exporters.ErrJournalOptions) {
+		return &usageError{err}
+	}
+	return err
 }
 
 // loadTemplate loads a statement template from --template-dir, else export.template_dir,

@@ -123,6 +123,18 @@ func TestExportStatement(t *testing.T) {
 			}
 		}
 	})
+	t.Run("UnknownCurrencyIsAUsageError", func(t *testing.T) {
+		for _, name := range []string{"nope.csv", "nope.xlsx"} {
+			path := filepath.Join(dir, name)
+			code, _, stderr := run(t, env, "export", "statement", "--from", "2026-11-12", "--to", "2026-11-15", "--out", path, "--currency", "NOPE")
+			if code != ExitUsage || !strings.Contains(stderr, `no account in currency "NOPE"`) {
+				t.Errorf("%s: exit %d, stderr %q; want 2 naming the currency", name, code, stderr)
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	})
 	t.Run("Journal", func(t *testing.T) {
 		path := filepath.Join(dir, "nov.journal")
 		code, out, stderr := run(t, env, "export", "statement", "--from", "2026-11-12", "--to", "2026-11-15", "--out", path)
@@ -157,6 +169,8 @@ func TestExportStatementUsage(t *testing.T) {
 		{"NoTemplateDir", append(base, "--out", out, "--template-dir", filepath.Join(dir, "nope")), "is not a directory"},
 		{"NoOutDir", append(base, "--out", filepath.Join(dir, "nope", "s.csv")), "does not exist"},
 		{"Stdout", append(base, "--out", "-"), "--out: name a file"},
+		{"JournalNotMidnight", []string{"export", "statement", "--from", "2026-10-15T12:00:00Z", "--to", "2026-11-01", "--format", "hledger", "--out", out},
+			"--from 2026-10-15T12:00:00Z: a hledger journal dates its entries by UTC day; give a date (midnight UTC), e.g. 2026-10-15"},
 		{"Argument", append(base, "--out", out, "extra"), "unknown command"},
 		{"UnknownFlag", append(base, "--out", out, "--currencies", "BTC"), "unknown flag: --currencies"},
 	} {
@@ -267,5 +281,47 @@ func TestExportHelp(t *testing.T) {
 	code, out, _ = run(t, nil, "--help")
 	if code != ExitOK || !strings.Contains(out, "export") {
 		t.Fatalf("the root help does not list export:\n%s", out)
+	}
+}
+
+// TestExportStatementExamplesRun runs every example of `export statement --help` against a
+// ledger, each writing into a folder of its own: an example that teaches a command line the
+// command refuses teaches nothing.
+func TestExportStatementExamplesRun(t *testing.T) {
+	t.Parallel()
+	env := exportEnv(t)
+	tplDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tplDir, "mine.yaml"), []byte("kind: statement\ncolumns:\n  - {header: Currency, field: currency}\n  - {header: Date, field: time}\n  - {header: Net, field: net}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(exportStatementExample, "\n") {
+		line = strings.TrimSpace(line)
+		args, ok := strings.CutPrefix(line, "nordpay-jobs ")
+		if !ok {
+			continue
+		}
+		n++
+		fields := strings.Fields(args)
+		dir := t.TempDir()
+		for i := 1; i < len(fields); i++ {
+			switch fields[i-1] {
+			case "--out":
+				fields[i] = filepath.Join(dir, filepath.Base(fields[i]))
+			case "--template-dir":
+				fields[i] = tplDir
+			}
+		}
+		code, _, stderr := run(t, env, append(fields, "--no-progress")...)
+		if code != ExitOK {
+			t.Errorf("the example %q: exit %d\n%s", line, code, stderr)
+			continue
+		}
+		if entries, err := os.ReadDir(dir); err != nil || len(entries) == 0 {
+			t.Errorf("the example %q wrote nothing (%v)", line, err)
+		}
+	}
+	if n < 4 {
+		t.Fatalf("%d examples found", n)
 	}
 }
