@@ -148,6 +148,11 @@ type ImportRequest struct {
 	By string
 	// Force imports a sheet that was imported before.
 	Force bool
+	// AllowRepeat accepts rows that repeat rows of other batches (see PaidRecently). Without
+	// it, Import checks that again under a lock, as the database stands at the import, and
+	// refuses repeats with a *RepeatError: two sheets with the same rows imported at the
+	// same time, each validated before the other was imported, cannot both be kept.
+	AllowRepeat bool
 	// ExpectedFee is the fee expected for each row; nil means zero.
 	ExpectedFee func(currency string, amount decimal.Decimal) decimal.Decimal
 }
@@ -273,6 +278,11 @@ func (s *Store) Import(ctx context.Context, req ImportRequest) (*Batch, error) {
 				default:
 					b.Forced = true
 				}
+				if !req.AllowRepeat {
+					if err := checkRepeats(ctx, tx, sh, now); err != nil {
+						return err
+					}
+				}
 			}
 			_, err := tx.ExecContext(ctx, `
 				INSERT INTO payout_batches (id, sheet_sha256, file_name, format, imported_by, created_at, state,
@@ -291,6 +301,7 @@ func (s *Store) Import(ctx context.Context, req ImportRequest) (*Batch, error) {
 			detail := map[string]any{
 				"file": sh.Name, "format": sh.Format, "sheet_sha256": sh.SHA256, "rows": b.Rows,
 				"errors": b.Errors, "control_digest": b.Digest, "totals": b.Totals, "forced": b.Forced,
+				"allow_repeat": req.AllowRepeat,
 			}
 			action := "imported"
 			if b.State == BatchRejected {
@@ -736,12 +747,17 @@ func (s *Store) book(ctx context.Context, tx *sqlx.Tx, c *Chunk, at time.Time) e
 	if len(rows) != len(c.Quote.AddressesAndAmounts) {
 		return fmt.Errorf("payouts: chunk %s/%d: %d rows but %d quoted", c.Batch, c.N, len(rows), len(c.Quote.AddressesAndAmounts))
 	}
+	// Each row is booked with its own quoted fee, wherever the quote listed it.
+	pairs, problem := pairQuote(rows, c.Quote.AddressesAndAmounts)
+	if problem != "" {
+		return fmt.Errorf("payouts: chunk %s/%d: the quote does not match its rows: %s", c.Batch, c.N, problem)
+	}
 	if at.IsZero() {
 		at = s.now()
 	}
 	chart := s.ledger.Chart()
 	for i, r := range rows {
-		q := c.Quote.AddressesAndAmounts[i]
+		q := c.Quote.AddressesAndAmounts[pairs[i]]
 		w := ledger.Withdrawal{
 			ExternalID:    c.Batch + "/" + r.Reference,
 			Currency:      c.Currency,
@@ -760,54 +776,134 @@ func (s *Store) book(ctx context.Context, tx *sqlx.Tx, c *Chunk, at time.Time) e
 	return nil
 }
 
+// RepeatWindow is how far back the repeat check looks (issue 5: "paid in the last 30
+// days"): the same address, amount and currency in a batch imported, or confirmed, within
+// it needs --allow-repeat.
+const RepeatWindow = 30 * 24 * time.Hour
+
 // PaidRecently returns a check, in the shape ValidationEnv takes, of whether the same
-// address, amount and currency was paid since a time, or is about to be: a row of a batch
-// imported since then (unless rejected: approved or not, paid or not), or a row whose
-// confirm was sent since then (confirmed, or unknown: it may have been paid). Counting the
-// unpaid batches too means that a sheet imported twice (--force) still needs --allow-repeat
-// to pay the same people twice. The set is read once, so a sheet of 100k rows costs one query.
+// address, amount and currency was paid since a time, or may yet be: a row of a batch
+// imported since then (unless rejected: approved or not, paid or not), a row of any batch
+// that is not rejected and not paid, however old (it can still be approved and run), or a
+// row whose confirm was sent since then (confirmed, or unknown: it may have been paid).
+// Counting the unpaid batches too means that a sheet imported twice (--force), or a stale
+// batch and its corrected copy, still need --allow-repeat to pay the same people twice. The
+// set is read once, so a sheet of 100k rows costs one query.
 func (s *Store) PaidRecently(ctx context.Context, since time.Time) (func(ctx context.Context, currency, address string, amount decimal.Decimal) (bool, error), error) {
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT r.currency, r.address, r.amount::text
+	seen, err := recentPayees(ctx, s.db, since)
+	if err != nil {
+		return nil, err
+	}
+	return func(_ context.Context, currency, address string, amount decimal.Decimal) (bool, error) {
+		_, ok := seen[payeeKey(currency, address, amount)]
+		return ok, nil
+	}, nil
+}
+
+// payeeRef names the row of another batch that a payee key was found in.
+type payeeRef struct {
+	batch string
+	line  int
+}
+
+// recentPayees reads the payee keys PaidRecently describes, each with one row it is in.
+func recentPayees(ctx context.Context, q sqlx.QueryerContext, since time.Time) (map[string]payeeRef, error) {
+	rows, err := q.QueryxContext(ctx, `
+		SELECT r.currency, r.address, r.amount::text, r.batch_id, r.line
 		FROM payout_rows r
 		JOIN payout_batches b ON b.id = r.batch_id
-		WHERE b.state <> 'rejected' AND b.created_at >= $1
-		UNION
-		SELECT r.currency, r.address, r.amount::text
+		WHERE b.state <> 'rejected' AND (b.created_at >= $1 OR b.state <> 'paid')
+		UNION ALL
+		SELECT r.currency, r.address, r.amount::text, r.batch_id, r.line
 		FROM payout_chunks c
+		JOIN payout_batches b ON b.id = c.batch_id
 		JOIN payout_chunk_rows cr ON cr.batch_id = c.batch_id AND cr.chunk_n = c.n AND NOT cr.released
 		JOIN payout_rows r ON r.batch_id = cr.batch_id AND r.line = cr.line
-		WHERE c.state IN ('confirmed', 'unknown', 'confirming') AND c.confirm_sent_at >= $1`, since.UTC())
+		WHERE c.state IN ('confirmed', 'unknown', 'confirming') AND c.confirm_sent_at >= $1
+		  AND b.created_at < $1 AND b.state = 'paid'`, since.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("payouts: unable to read recent payouts: %w", err)
 	}
 	defer rows.Close()
-	seen := map[string]bool{}
+	seen := map[string]payeeRef{}
 	for rows.Next() {
 		var cur, addr, amount string
-		if err := rows.Scan(&cur, &addr, &amount); err != nil {
+		var ref payeeRef
+		if err := rows.Scan(&cur, &addr, &amount, &ref.batch, &ref.line); err != nil {
 			return nil, fmt.Errorf("payouts: unable to read recent payouts: %w", err)
 		}
 		a, err := decimal.NewFromString(amount)
 		if err != nil {
 			return nil, fmt.Errorf("payouts: recent payout amount %q: %w", amount, err)
 		}
-		seen[payeeKey(cur, addr, a)] = true
+		key := payeeKey(cur, addr, a)
+		if _, ok := seen[key]; !ok {
+			seen[key] = ref
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("payouts: unable to read recent payouts: %w", err)
 	}
-	return func(_ context.Context, currency, address string, amount decimal.Decimal) (bool, error) {
-		return seen[payeeKey(currency, address, amount)], nil
-	}, nil
+	return seen, nil
 }
 
-// payeeKey identifies a payment by currency, address (hex addresses compared without case)
-// and exact amount.
-func payeeKey(currency, address string, amount decimal.Decimal) string {
-	address = strings.TrimSpace(address)
-	if strings.HasPrefix(address, "0x") || strings.HasPrefix(address, "0X") {
-		address = strings.ToLower(address)
+// importLockKey is the transaction advisory lock that serialises the repeat check of
+// imports: two sheets with the same row, imported at once, cannot both pass it.
+var importLockKey = lockKey("\x00import")
+
+// RepeatError refuses an import whose rows repeat rows of other batches (see PaidRecently)
+// that were imported or paid after the sheet was validated; it matches ErrRepeat.
+type RepeatError struct {
+	File string
+	// Errors name each repeated row, in the shape of Validate's errors.
+	Errors []RowError
+}
+
+// Error names the file and the first rows.
+func (e *RepeatError) Error() string {
+	lines := make([]string, 0, 3)
+	for _, r := range e.Errors[:min(len(e.Errors), 3)] {
+		lines = append(lines, fmt.Sprint(r.Row))
 	}
-	return currency + "\x00" + address + "\x00" + amount.String()
+	more := ""
+	if len(e.Errors) > 3 {
+		more = fmt.Sprintf(" and %d more", len(e.Errors)-3)
+	}
+	return fmt.Sprintf("payouts: import of %s refused: row(s) %s%s repeat rows of other batches imported or paid within the last 30 days, or not paid yet; --allow-repeat accepts that",
+		e.File, strings.Join(lines, ", "), more)
+}
+
+// Unwrap makes errors.Is(err, ErrRepeat) true.
+func (e *RepeatError) Unwrap() error { return ErrRepeat }
+
+// checkRepeats refuses, in the import's transaction, rows that repeat rows of other batches
+// (PaidRecently's rule as the database stands now, under a lock that every such check takes):
+// validation read PaidRecently before the import, and another import may have come since.
+func checkRepeats(ctx context.Context, tx *sqlx.Tx, sh *Sheet, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, importLockKey); err != nil {
+		return fmt.Errorf("payouts: import of %s: unable to take the import lock: %w", sh.Name, err)
+	}
+	seen, err := recentPayees(ctx, tx, now.Add(-RepeatWindow))
+	if err != nil {
+		return err
+	}
+	var errs []RowError
+	for _, r := range sh.Rows {
+		if ref, ok := seen[payeeKey(r.Currency, r.Address, r.Amount)]; ok {
+			errs = append(errs, RowError{Row: r.Line, Message: fmt.Sprintf(
+				"%s %s to this address is also on row %d of batch %s (imported or paid within the last 30 days, or not paid yet): a repeat needs --allow-repeat",
+				r.Amount, r.Currency, ref.line, ref.batch)})
+		}
+	}
+	if len(errs) > 0 {
+		return &RepeatError{File: sh.Name, Errors: errs}
+	}
+	return nil
+}
+
+// payeeKey identifies a payment by currency, address (hex and bech32 addresses compared
+// without case, as addressKey does: "BC1Q..." and "bc1q..." are one address) and exact
+// amount (10 and 10.00 are one amount).
+func payeeKey(currency, address string, amount decimal.Decimal) string {
+	return currency + "\x00" + addressKey(strings.TrimSpace(address)) + "\x00" + amount.String()
 }

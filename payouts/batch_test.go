@@ -3,7 +3,9 @@ package payouts_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,7 +63,11 @@ func TestImport(t *testing.T) {
 		if found, err := b.store.FindSheet(ctx, sh.SHA256); err != nil || found == nil || found.ID != first.ID {
 			t.Fatalf("FindSheet: %+v %v", found, err)
 		}
-		forced, err := b.store.Import(ctx, payouts.ImportRequest{Sheet: sh, By: "carol", Force: true})
+		// Forced, the same rows are still repeats: --allow-repeat must say so too.
+		if _, err := b.store.Import(ctx, payouts.ImportRequest{Sheet: sh, By: "carol", Force: true}); !errors.Is(err, payouts.ErrRepeat) {
+			t.Fatalf("forced import without AllowRepeat: %v", err)
+		}
+		forced, err := b.store.Import(ctx, payouts.ImportRequest{Sheet: sh, By: "carol", Force: true, AllowRepeat: true})
 		if err != nil || !forced.Forced || forced.ID == first.ID {
 			t.Fatalf("forced import: %+v %v", forced, err)
 		}
@@ -192,8 +198,8 @@ func TestApprove(t *testing.T) {
 		b := setup(t, func(o *setupOptions) {
 			o.policy.Thresholds = []payouts.Threshold{{Currency: "USDTTRC20", Above: d("40"), Approvers: 2}}
 		})
-		big := b.importSheet(t, sheetOf("big", rows("USDTTRC20", 2, 4))) // 10+11+12+13 = 46
-		small := b.importSheet(t, sheetOf("small", rows("USDTTRC20", 2, 3)))
+		big := b.importSheet(t, sheetOf("big", rows("USDTTRC20", 2, 4)))      // 10+11+12+13 = 46
+		small := b.importSheet(t, sheetOf("small", rows("USDTTRC20", 20, 3))) // 33
 		st, err := b.store.Approve(ctx, big.ID, "bob", payouts.ApproveOptions{})
 		if err != nil || st.RequiredApprovers != 2 || st.Approved() {
 			t.Fatalf("one approval of a big batch: %+v %v", st, err)
@@ -328,9 +334,13 @@ func TestPaidRecently(t *testing.T) {
 	if _, err := b.run(t, late.ID); err != nil {
 		t.Fatal(err)
 	}
-	// Today: a batch imported, not run; and a rejected one.
+	// 40 days ago too: a batch imported and never approved nor run; it can still be.
+	b.clock.Set(testNow.Add(-40 * 24 * time.Hour))
+	b.importSheet(t, sheetOf("stale", rows("USDTBEP20", 50, 1)))
+	// Today: a batch imported, not run (one of its rows to a bech32 address); and a rejected one.
 	b.clock.Set(testNow)
-	b.importSheet(t, sheetOf("pending", rows("USDTBEP20", 30, 1)))
+	btc := payouts.Row{Line: 31, Currency: "BTC", Address: btcA, Amount: d("0.01"), Reference: "BTC-31"}
+	b.importSheet(t, sheetOf("pending", rows("USDTBEP20", 30, 1), []payouts.Row{btc}))
 	if _, err := b.store.Import(ctx, payouts.ImportRequest{Sheet: sheetOf("rejected", rows("USDTBEP20", 40, 1)), By: "alice",
 		Errors: []payouts.RowError{{Row: 40, Message: "bad"}}}); err != nil {
 		t.Fatal(err)
@@ -351,10 +361,80 @@ func TestPaidRecently(t *testing.T) {
 		{"OtherAmount", payouts.Row{Currency: "USDTBEP20", Address: rows("USDTBEP20", 30, 1)[0].Address, Amount: d("10.01")}, false},
 		{"AddressCase", payouts.Row{Currency: "USDTBEP20", Address: strings.ToUpper(rows("USDTBEP20", 30, 1)[0].Address[2:]), Amount: d("10")}, false},
 		{"ChecksummedAddress", payouts.Row{Currency: "USDTBEP20", Address: "0x" + strings.ToUpper(rows("USDTBEP20", 30, 1)[0].Address[2:]), Amount: d("10.000")}, true},
+		{"OldBatchNeverRun", rows("USDTBEP20", 50, 1)[0], true},
+		{"Bech32SameAddressUpperCase", payouts.Row{Currency: "BTC", Address: strings.ToUpper(btcA), Amount: d("0.010")}, true},
+		{"Bech32OtherAmount", payouts.Row{Currency: "BTC", Address: btcA, Amount: d("0.02")}, false},
 	} {
 		got, err := check(ctx, tc.row.Currency, tc.row.Address, tc.row.Amount)
 		if err != nil || got != tc.want {
 			t.Errorf("%s: %v %v, want %v", tc.name, got, err, tc.want)
 		}
 	}
+}
+
+// TestImportRefusesRepeatsImportedMeanwhile: two operators import two sheets (different
+// files) that pay the same row; each was validated before the other was imported, so
+// validation passed both. Import checks again, under a lock, and keeps only one.
+func TestImportRefusesRepeatsImportedMeanwhile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("OneAfterTheOther", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		shared := rows("USDTTRC20", 2, 1)
+		first := sheetOf("first", shared, rows("USDTTRC20", 3, 1))
+		second := sheetOf("second", shared, rows("USDTBEP20", 3, 1))
+		// Both validated now: neither is imported yet, so no repeat is seen.
+		check, err := b.store.PaidRecently(ctx, testNow.Add(-payouts.RepeatWindow))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range append(first.Rows, second.Rows...) {
+			if seen, _ := check(ctx, r.Currency, r.Address, r.Amount); seen {
+				t.Fatalf("row %d seen before any import", r.Line)
+			}
+		}
+		b.importSheet(t, first)
+		_, err = b.store.Import(ctx, payouts.ImportRequest{Sheet: second, By: "carol"})
+		var rep *payouts.RepeatError
+		if !errors.Is(err, payouts.ErrRepeat) || !errors.As(err, &rep) || len(rep.Errors) != 1 || rep.Errors[0].Row != 2 ||
+			!strings.Contains(rep.Errors[0].Message, "--allow-repeat") || !strings.Contains(err.Error(), second.Name) {
+			t.Fatalf("second import: %v", err)
+		}
+		var n int
+		if err := b.db.Get(&n, `SELECT count(*) FROM payout_batches`); err != nil || n != 1 {
+			t.Fatalf("%d batches kept (%v)", n, err)
+		}
+		if _, err := b.store.Import(ctx, payouts.ImportRequest{Sheet: second, By: "carol", AllowRepeat: true}); err != nil {
+			t.Fatalf("with AllowRepeat: %v", err)
+		}
+	})
+
+	t.Run("AtTheSameTime", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		shared := rows("USDTTRC20", 2, 3)
+		sheets := []*payouts.Sheet{sheetOf("one", shared), sheetOf("two", shared), sheetOf("three", shared), sheetOf("four", shared)}
+		errs := make([]error, len(sheets))
+		var wg sync.WaitGroup
+		for i, sh := range sheets {
+			wg.Go(func() {
+				_, errs[i] = b.store.Import(ctx, payouts.ImportRequest{Sheet: sh, By: fmt.Sprint("op", i)})
+			})
+		}
+		wg.Wait()
+		kept := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				kept++
+			case !errors.Is(err, payouts.ErrRepeat):
+				t.Fatalf("import: %v", err)
+			}
+		}
+		if kept != 1 {
+			t.Fatalf("%d of %d sheets with the same rows kept", kept, len(sheets))
+		}
+	})
 }

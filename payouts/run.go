@@ -577,7 +577,10 @@ func (r *Runner) checkAndConfirm(ctx context.Context, b *Batch, c *Chunk, until 
 		*c = next
 		r.changed(c)
 		return nil
-	case nordpay.OutcomeUnknown(cerr) || errors.Is(cerr, nordpay.ErrRequestNotFound):
+	case !confirmRefused(cerr) && !errors.Is(cerr, nordpay.ErrRequestExpired):
+		// No answer, a 5xx, "Withdraw request not found" (what a second confirm of an
+		// executed identifier answers), or any answer that does not say plainly that
+		// nothing was paid: the withdrawal may have been executed.
 		next.State = ChunkUnknown
 		next.Reason = fmt.Sprintf("the confirm of quote %s may have been executed: %v; find out from Nord PAY whether it was paid, then run `payouts resolve %s --chunk %d --outcome paid|failed --by NAME`",
 			q.Identifier, cerr, c.Batch, c.N)
@@ -603,20 +606,20 @@ func (r *Runner) checkAndConfirm(ctx context.Context, b *Batch, c *Chunk, until 
 // wrong, or "".
 func (p Policy) checkQuote(c *Chunk, rows []storedRow) string {
 	q := c.Quote
-	if q.Currency != c.Currency {
+	if !strings.EqualFold(q.Currency, c.Currency) {
 		return fmt.Sprintf("currency %q, not %s", q.Currency, c.Currency)
 	}
 	if len(q.AddressesAndAmounts) != len(rows) || len(rows) != c.Rows {
 		return fmt.Sprintf("%d rows quoted, %d approved", len(q.AddressesAndAmounts), len(rows))
 	}
+	pairs, problem := pairQuote(rows, q.AddressesAndAmounts)
+	if problem != "" {
+		return problem
+	}
 	var amount, fee decimal.Decimal
 	for i, r := range rows {
-		qr := q.AddressesAndAmounts[i]
+		qr := q.AddressesAndAmounts[pairs[i]]
 		switch {
-		case qr.Address != r.Address:
-			return fmt.Sprintf("row %d (%s): address %q quoted, %q approved", r.Line, r.Reference, qr.Address, r.Address)
-		case !qr.Amount.Equal(r.Amount):
-			return fmt.Sprintf("row %d (%s): amount %s quoted, %s approved", r.Line, r.Reference, qr.Amount, r.Amount)
 		case qr.ServiceFee.IsNegative() || qr.ServiceFee.GreaterThan(qr.Amount):
 			return fmt.Sprintf("row %d (%s): fee %s for an amount of %s", r.Line, r.Reference, qr.ServiceFee, qr.Amount)
 		}
@@ -643,6 +646,63 @@ func (p Policy) checkQuote(c *Chunk, rows []storedRow) string {
 		}
 	}
 	return ""
+}
+
+// pairQuote matches each approved row with its quoted row: the one at the same position,
+// or, when the quote lists the same rows in another order, the one with the same address
+// (hex and bech32 addresses compared without case, as their networks do) and the same
+// amount. pairs[i] is the index in quoted of rows[i]; problem names the first row that is
+// not quoted exactly as approved.
+func pairQuote(rows []storedRow, quoted []nordpay.QuotedPayee) (pairs []int, problem string) {
+	pairs = make([]int, len(rows))
+	inOrder := -1 // the first position where the quote differs
+	for i, r := range rows {
+		pairs[i] = i
+		if inOrder < 0 && (addressKey(quoted[i].Address) != addressKey(r.Address) || !quoted[i].Amount.Equal(r.Amount)) {
+			inOrder = i
+		}
+	}
+	if inOrder < 0 {
+		return pairs, ""
+	}
+	free := make(map[string][]int, len(quoted))
+	for k, qr := range quoted {
+		key := payeeKey("", qr.Address, qr.Amount)
+		free[key] = append(free[key], k)
+	}
+	for i, r := range rows {
+		key := payeeKey("", r.Address, r.Amount)
+		ks := free[key]
+		if len(ks) == 0 {
+			// Not the same rows in another order: say where the quote first differs.
+			r, qr := rows[inOrder], quoted[inOrder]
+			if addressKey(qr.Address) != addressKey(r.Address) {
+				return nil, fmt.Sprintf("row %d (%s): address %q quoted, %q approved", r.Line, r.Reference, qr.Address, r.Address)
+			}
+			return nil, fmt.Sprintf("row %d (%s): amount %s quoted, %s approved", r.Line, r.Reference, qr.Amount, r.Amount)
+		}
+		pairs[i], free[key] = ks[0], ks[1:]
+	}
+	return pairs, ""
+}
+
+// confirmRefused reports whether a confirm's error says plainly that Nord PAY executed
+// nothing: one of the business refusals of withdraw.txt that a confirm can meet (not enough
+// balance; the currency unavailable; under the minimum), a 422 on the body, a wrong key, or
+// a rate limit. Only then may the chunk fail and its rows go into a new request. Any other
+// answer (a 404 whatever its text, another 4xx such as a 409 "already confirmed", a 5xx, no
+// answer) may follow an executed confirm, for example one that a proxy sent twice.
+func confirmRefused(err error) bool {
+	var apiErr *nordpay.Error
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.Kind {
+	case nordpay.ErrNotEnoughBalance, nordpay.ErrCurrencyUnavailable, nordpay.ErrBelowMinimum,
+		nordpay.ErrValidation, nordpay.ErrUnauthorized, nordpay.ErrRateLimited:
+		return true
+	}
+	return false
 }
 
 // refused reports whether a request failed for good (the API answered no), as opposed to a

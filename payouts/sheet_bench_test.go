@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"testing"
@@ -12,7 +13,10 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/nordpay/nordpay-jobs/db/dbtest"
 	"github.com/nordpay/nordpay-jobs/internal/rss"
+	"github.com/nordpay/nordpay-jobs/ledger"
+	"github.com/nordpay/nordpay-jobs/nordpay/sandbox"
 	"github.com/nordpay/nordpay-jobs/payouts"
 )
 
@@ -104,28 +108,64 @@ func BenchmarkReadSheet(b *testing.B) {
 	}
 }
 
-// BenchmarkValidateSheet reads and validates an XLSX of 10k and 100k rows (the issue asks
-// under 1 s and under 10 s): rows/s and the process's peak RSS.
+// BenchmarkValidateSheet measures the whole validation of `payouts import`, for an XLSX of
+// 10k and of 100k rows (issue 5: under 1 s and under 10 s), and the process's peak RSS:
+//
+//	make bench BENCH=BenchmarkValidateSheet PKG=./payouts/
+//
+// One timed iteration reads the sheet (ReadSheet), reads the recent payouts from PostgreSQL
+// (Store.PaidRecently, over a store that already holds a batch of 10k other rows), and
+// validates every row (Validate): currency known and withdrawals enabled; the address on its
+// network with its checksum (a third of the rows USDTBEP20 to EIP-55 mixed-case addresses,
+// whose Keccak is computed, a third USDTTRC20 to base58check addresses, a third BTC to bech32
+// addresses; every address distinct); the amount positive, within the decimals, at least the
+// minimum withdrawal and under the per-row cap; references unique; repeats in the sheet and
+// against the store; and each currency's total, plus the expected fees, against the batch cap
+// and the balance.
 func BenchmarkValidateSheet(b *testing.B) {
-	env := corpusEnv()
-	env.Balances = nil
-	env.Limits = payouts.Limits{}
-	env.PaidRecently = nil
+	ctx := context.Background()
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("xlsx-%dk", n/1000), func(b *testing.B) {
-			data := benchSheet(b, "xlsx", n)
+			conn := dbtest.New(b)
+			st := payouts.NewStore(ledger.NewStore(conn, ledger.DefaultChart()), benchPolicy())
+			st.Now = func() time.Time { return testNow }
+			// What the store already holds: an earlier batch of 10k rows, to other addresses.
+			earlier := benchRows(10_000, 1<<40)
+			if _, err := st.Import(ctx, payouts.ImportRequest{Sheet: sheetOf("earlier", earlier), By: "alice",
+				ExpectedFee: st.Policy().ExpectedFeeFunc(nil)}); err != nil {
+				b.Fatal(err)
+			}
+			data := benchValidationSheet(b, n)
+			env := corpusEnv()
+			env.Balances = map[string]decimal.Decimal{}
+			for cur := range env.Currencies {
+				env.Balances[cur] = decimal.New(1, 12)
+			}
+			env.ExpectedFee = st.Policy().ExpectedFeeFunc(env.Currencies)
+			env.Limits = payouts.Limits{
+				MaxRowAmount:   map[string]decimal.Decimal{"USDTBEP20": decimal.New(1, 6), "USDTTRC20": decimal.New(1, 6), "BTC": decimal.NewFromInt(10)},
+				MaxBatchAmount: map[string]decimal.Decimal{"USDTBEP20": decimal.New(1, 11), "USDTTRC20": decimal.New(1, 11), "BTC": decimal.New(1, 6)},
+			}
+			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			peak := 0.0
 			b.ResetTimer()
 			cpu0 := cpuTime()
 			for range b.N {
+				b.StopTimer()
+				debug.FreeOSMemory() // what the setup left behind is not this iteration's
 				rss.ResetPeak()
+				b.StartTimer()
 				sh, err := payouts.ReadSheet("bench.xlsx", bytes.NewReader(data), payouts.ReadOptions{})
 				if err != nil {
 					b.Fatal(err)
 				}
-				errs, totals, err := payouts.Validate(context.Background(), sh, env)
-				if err != nil || len(errs) > 0 || len(totals) != 1 || totals[0].Rows != n {
+				env.PaidRecently, err = st.PaidRecently(ctx, testNow.Add(-payouts.RepeatWindow))
+				if err != nil {
+					b.Fatal(err)
+				}
+				errs, totals, err := payouts.Validate(ctx, sh, env)
+				if err != nil || len(errs) > 0 || len(totals) != 3 || totals[0].Rows+totals[1].Rows+totals[2].Rows != n {
 					b.Fatalf("%v: errors %v, totals %+v", err, errs[:min(len(errs), 5)], totals)
 				}
 				peak = max(peak, rss.PeakMB())
@@ -137,4 +177,68 @@ func BenchmarkValidateSheet(b *testing.B) {
 			b.ReportMetric(peak, "peak-RSS-MB")
 		})
 	}
+}
+
+// benchPolicy expects the sandbox's withdrawal fees.
+func benchPolicy() payouts.Policy {
+	p := testPolicy()
+	p.Fees = map[string]payouts.Fee{}
+	for cur, f := range sandbox.DefaultOptions(testNow).WithdrawFees {
+		p.Fees[cur] = payouts.Fee{Fixed: f.Fixed, Percent: f.Percent}
+	}
+	return p
+}
+
+// benchRows are n valid rows, lines from 2, addresses and amounts distinct by seed: by turns
+// USDTBEP20 to an EIP-55 address, USDTTRC20 to a TRON address, BTC to a bech32 address.
+func benchRows(n int, seed uint64) []payouts.Row {
+	out := make([]payouts.Row, n)
+	for i := range out {
+		k := seed + uint64(i)
+		r := payouts.Row{Line: i + 2, Reference: fmt.Sprintf("R%d-%07d", seed, i), Name: fmt.Sprintf("Payee %d", i), Note: "bench"}
+		switch i % 3 {
+		case 0:
+			r.Currency, r.Address, r.Amount = "USDTBEP20", payouts.ValidAddress("evm", k), decimal.New(1000+int64(i), -2)
+		case 1:
+			r.Currency, r.Address, r.Amount = "USDTTRC20", payouts.ValidAddress("tron", k), decimal.New(1000+int64(i), -2)
+		default:
+			r.Currency, r.Address, r.Amount = "BTC", payouts.ValidAddress("btc", k), decimal.New(100_000+int64(i), -8)
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// benchValidationSheet is benchRows(n) as an XLSX whose amounts are numeric cells (binary
+// floats, as a spreadsheet stores them).
+func benchValidationSheet(b *testing.B, n int) []byte {
+	key := fmt.Sprint("validation", n)
+	if v, ok := benchSheets.Load(key); ok {
+		return v.([]byte)
+	}
+	f := excelize.NewFile()
+	defer f.Close()
+	sw, err := f.NewStreamWriter("Sheet1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sw.SetRow("A1", stdHeader); err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range benchRows(n, 1) {
+		num, _ := r.Amount.Float64()
+		cell, _ := excelize.CoordinatesToCellName(1, r.Line)
+		if err := sw.SetRow(cell, []any{r.Currency, r.Address, num, r.Reference, r.Name, r.Note}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		b.Fatal(err)
+	}
+	benchSheets.Store(key, buf.Bytes())
+	return buf.Bytes()
 }

@@ -19,7 +19,7 @@ import (
 const maxZipEntries = 10_000
 
 // readXLSX reads a workbook's payout sheet: the worksheet named like "payouts", else the
-// first visible one.
+// first visible one. A hidden worksheet named like "payouts" is refused (ErrNotASheet).
 //
 // The cells' values come from excelize's streaming Rows iterator with raw values. That
 // iterator does not say what a cell is (a number, a date, TRUE/FALSE, an error value, a
@@ -230,18 +230,27 @@ func openPackage(zr *zip.Reader) (*xlsxPackage, error) {
 			continue // a chart sheet, or a dangling relationship
 		}
 		c := candidate{name: s.Name, file: files[target(rel)], rank: 1}
-		switch sq := squash(s.Name); {
-		case sq == "payouts" || sq == "payout":
-			c.rank = 0
+		named := squash(s.Name) == "payouts" || squash(s.Name) == "payout"
+		switch {
 		case s.State == "hidden" || s.State == "veryHidden":
+			if named {
+				// The sheet that would be paid is one an approver does not see in the
+				// spreadsheet program (as for a hidden row).
+				return nil, fmt.Errorf("the worksheet %q is hidden: an approver would not see it; unhide it, or delete it", s.Name)
+			}
 			c.rank = 2
+		case named:
+			c.rank = 0
 		}
 		if best == nil || c.rank < best.rank {
 			best = &c
 		}
 	}
-	if best == nil {
+	switch {
+	case best == nil:
 		return nil, errors.New("the workbook has no worksheet")
+	case best.rank == 2:
+		return nil, fmt.Errorf("its only worksheet, %q, is hidden: an approver would not see it; unhide it", best.name)
 	}
 	pkg.sheet, pkg.zipFile = best.name, best.file
 	return pkg, nil

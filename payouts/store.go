@@ -38,6 +38,9 @@ var (
 	ErrApprovalRefused = errors.New("payouts: approval refused")
 	// ErrNotApproved: the batch lacks enough valid approvals for what it is asked to do.
 	ErrNotApproved = errors.New("payouts: the batch is not approved")
+	// ErrRepeat: an import repeats rows of other batches (same address, amount and
+	// currency) without --allow-repeat.
+	ErrRepeat = errors.New("payouts: rows repeat rows of other batches")
 	// ErrBusy: another process is running the same batch.
 	ErrBusy = errors.New("payouts: the batch is being run by another process")
 	// ErrChunkState: a chunk is not in the state the operation needs (resolve of a chunk that

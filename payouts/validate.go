@@ -62,7 +62,7 @@ func Validate(ctx context.Context, sheet *Sheet, env ValidationEnv) (errs []RowE
 						return nil, nil, fmt.Errorf("payouts: %s row %d: unable to check recent payouts: %w", sheet.Name, r.Line, err)
 					}
 					if paid {
-						v.add(r.Line, "", "%s %s was paid to this address within the last 30 days: a repeat needs --allow-repeat", r.Amount, cur.Name)
+						v.add(r.Line, "", "%s %s to this address is in another batch imported or paid within the last 30 days, or not paid yet: a repeat needs --allow-repeat", r.Amount, cur.Name)
 					}
 				}
 			}

@@ -22,9 +22,6 @@ import (
 	"github.com/nordpay/nordpay-jobs/payouts"
 )
 
-// repeatWindow is how far back "paid recently" looks (issue 5: the last 30 days).
-const repeatWindow = 30 * 24 * time.Hour
-
 func newPayoutsCommand(m *Main) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "payouts",
@@ -201,7 +198,10 @@ Every problem is reported at once, with the row number the spreadsheet shows: un
 currency or withdrawals disabled, an address not valid for the currency's network, an amount
 that is not a positive number within the currency's decimals and minimum, repeated references,
 the same address, amount and currency twice (or paid in the last 30 days: --allow-repeat
-accepts it), the configured caps, and the batch total plus expected fees above the balance.
+accepts it: the rows of any batch imported within 30 days, or not paid yet, count), the
+configured caps, and the batch total plus expected fees above the balance. The repeat check
+is made again when the batch is kept, under a lock: of two sheets with the same rows
+imported at the same time, the second is refused (exit 3) unless --allow-repeat.
 A sheet with problems becomes a rejected batch (kept for the record, never payable) and the
 command exits 3; fix the sheet and import it again.
 
@@ -267,7 +267,29 @@ is refused if it was imported before, unless --force.
 				return err
 			}
 			batch, err := st.Import(ctx, payouts.ImportRequest{Sheet: sheet, Errors: errs, By: by, Force: force,
-				ExpectedFee: env.ExpectedFee})
+				AllowRepeat: allowRepeat, ExpectedFee: env.ExpectedFee})
+			var repeat *payouts.RepeatError
+			if errors.As(err, &repeat) {
+				// Another batch with the same rows was imported since the validation: no
+				// batch is kept, and the rows are reported like validation's problems.
+				if asJSON {
+					out := importJSON{Rows: len(sheet.Rows), Errors: repeat.Errors, Totals: []totalJSON{}, File: name,
+						SheetSHA256: sheet.SHA256}
+					if perr := m.printJSON(out); perr != nil {
+						return errors.Join(err, perr)
+					}
+				} else {
+					for _, e := range repeat.Errors {
+						m.printf("%s\n", e.Describe(name))
+					}
+				}
+				if report != "" {
+					if rerr := writeReportFile(report, sheet, repeat.Errors); rerr != nil {
+						return errors.Join(err, rerr)
+					}
+				}
+				return withCode(ExitDifferences, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -330,7 +352,7 @@ func validationEnv(ctx context.Context, m *Main, st *payouts.Store, client *nord
 		env.Balances[b.Currency] = b.Balance
 	}
 	env.ExpectedFee = st.Policy().ExpectedFeeFunc(env.Currencies)
-	if env.PaidRecently, err = st.PaidRecently(ctx, m.Now().Add(-repeatWindow)); err != nil {
+	if env.PaidRecently, err = st.PaidRecently(ctx, m.Now().Add(-payouts.RepeatWindow)); err != nil {
 		return env, err
 	}
 	env.AllowRepeat = allowRepeat
@@ -516,9 +538,13 @@ balance must cover it, and it must have payouts.min_quote_lifetime left; otherwi
 fails with the reason and nothing is confirmed. An expired quote is requested again.
 Confirmed chunks are booked to the ledger (payout and fee) in the same transaction.
 
-A confirm whose answer is lost (a timeout, a dropped connection, a 5xx) makes the chunk
-unknown: its rows are never requested again until someone finds out from Nord PAY and runs
-payouts resolve. A chunk found confirming when a run starts (the previous run died) becomes
+A confirm whose answer is lost (a timeout, a dropped connection, a 5xx), or whose answer does
+not say plainly that nothing was paid (any 404, including "Withdraw request not found", or
+an unexpected 4xx), makes the chunk unknown: its rows are never requested again until
+someone finds out from Nord PAY and runs payouts resolve. Only "Not enough balance", a
+currency unavailable or below its minimum, a 422, a 401/403 or a 429 fail the chunk (nothing
+was paid; the next run requests its rows again), and "Withdraw request expired" requests it
+again at once. A chunk found confirming when a run starts (the previous run died) becomes
 unknown too. Failed chunks' rows are requested again by the next run. Running the same batch
 twice at once is refused.
 
