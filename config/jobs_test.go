@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -20,6 +21,18 @@ func TestJobsSection(t *testing.T) {
 		def := config.Default()
 		if !reflect.DeepEqual(c.Jobs, def.Jobs) || c.Serve != def.Serve {
 			t.Fatalf("the example's jobs or serve section drifted from the defaults:\n%+v %+v\n%+v %+v", c.Jobs, c.Serve, def.Jobs, def.Serve)
+		}
+	})
+	t.Run("ExampleDocumentsEveryKind", func(t *testing.T) {
+		t.Parallel()
+		data, err := os.ReadFile("nordpay-jobs.example.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kind := range config.JobKinds {
+			if !strings.Contains(string(data), "kind: "+kind+"\n") {
+				t.Errorf("the example shows no job of kind %s", kind)
+			}
 		}
 	})
 	t.Run("OmittedSettingsTakeTheJobDefaults", func(t *testing.T) {

@@ -21,13 +21,13 @@ const (
 	// KindSync pulls Nord PAY transactions into the ledger, up to the slot (SyncKind).
 	KindSync = "sync"
 	// KindStatements writes the statements of the whole UTC day before the slot
-	// (PreviousDay). Registered by the lead once the statement exporter (issue 4) lands.
+	// (PreviousDay, StatementsKind).
 	KindStatements = "statements"
 	// KindReconcile writes the reconciliation report of the whole UTC month before the slot
-	// (PreviousMonth). Registered by the lead once `report reconcile` (issue 4) is wired.
+	// (PreviousMonth, ReconcileKind).
 	KindReconcile = "reconcile"
-	// KindPayoutsInbox imports the payout sheets found in a directory and runs approved
-	// batches. Registered by the lead once payouts (issue 5) land.
+	// KindPayoutsInbox imports the payout sheets found in a directory and runs the approved
+	// batches (PayoutsInboxKind).
 	KindPayoutsInbox = "payouts-inbox"
 )
 
@@ -278,4 +278,12 @@ func SyncKind(o SyncKindOptions) Kind {
 			}), nil
 		},
 	}
+}
+
+// logger is the slot's logger, or one that discards when a runner is called without one.
+func (s Slot) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
 }

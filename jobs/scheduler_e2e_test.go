@@ -3,13 +3,18 @@ package jobs_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/nordpay/nordpay-jobs/config"
 	"github.com/nordpay/nordpay-jobs/db/dbtest"
 	"github.com/nordpay/nordpay-jobs/jobs"
@@ -38,8 +43,9 @@ func (s *syncedBuffer) String() string {
 }
 
 // TestSchedEndToEndOneSecondSchedules runs two replicas of the daemon (real clock, real
-// robfig/cron, each its own connection pool) with a sync job every second against the
-// sandbox, until the ledger holds every paid transaction; each slot runs once.
+// robfig/cron, each its own connection pool) with a sync job and a statements job every
+// second against the sandbox, until the ledger holds every paid transaction and the
+// statement of the previous UTC day lists every entry of that day; each sync slot runs once.
 func TestSchedEndToEndOneSecondSchedules(t *testing.T) {
 	t.Parallel()
 	now := time.Now().UTC()
@@ -76,6 +82,12 @@ func TestSchedEndToEndOneSecondSchedules(t *testing.T) {
 		ran = map[time.Time]int{}
 	)
 	job := testJob("sync", jobs.KindSync, "* * * * * *", func(j *config.Job) { j.CatchUp = config.Duration(time.Minute) })
+	outDir := t.TempDir()
+	statementsJob := testJob("statements", jobs.KindStatements, "* * * * * *", func(j *config.Job) {
+		j.CatchUp = config.Duration(time.Minute)
+		j.Retries.Backoff = config.Duration(100 * time.Millisecond)
+		j.Settings = map[string]any{"out_dir": outDir, "formats": []any{"csv"}}
+	})
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	var (
@@ -113,7 +125,10 @@ func TestSchedEndToEndOneSecondSchedules(t *testing.T) {
 		if err := registry.Register(kind); err != nil {
 			t.Fatal(err)
 		}
-		s, err := jobs.NewScheduler(jobs.SchedulerOptions{DB: conn, Jobs: []config.Job{job}, Kinds: registry, Metrics: metrics,
+		if err := registry.Register(jobs.StatementsKind(jobs.StatementsKindOptions{Store: ledger.NewStore(conn, chart)})); err != nil {
+			t.Fatal(err)
+		}
+		s, err := jobs.NewScheduler(jobs.SchedulerOptions{DB: conn, Jobs: []config.Job{job, statementsJob}, Kinds: registry, Metrics: metrics,
 			Lease: 5 * time.Second, PollInterval: 200 * time.Millisecond, ShutdownTimeout: 10 * time.Second,
 			Logger: slog.New(slog.NewJSONHandler(logs, nil)).With("replica", i)})
 		if err != nil {
@@ -128,19 +143,25 @@ func TestSchedEndToEndOneSecondSchedules(t *testing.T) {
 
 	check := openPool(t, url)
 	deadline := time.Now().Add(60 * time.Second)
+	var statement string
 	for {
 		var booked, succeeded int
 		if err := check.Get(&booked, `SELECT count(*) FROM journal_entries`); err != nil {
 			t.Fatal(err)
 		}
-		if err := check.Get(&succeeded, `SELECT count(*) FROM job_runs WHERE state = 'succeeded'`); err != nil {
+		if err := check.Get(&succeeded, `SELECT count(*) FROM job_runs WHERE job = 'sync' AND state = 'succeeded'`); err != nil {
 			t.Fatal(err)
 		}
-		if booked == paid && succeeded >= 4 {
+		var missing int
+		if booked == paid {
+			statement, missing = statementLacks(t, check, outDir)
+		}
+		if booked == paid && succeeded >= 4 && missing == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 60s: %d of %d transactions booked, %d runs succeeded\n%s", booked, paid, succeeded, logs.String())
+			t.Fatalf("after 60s: %d of %d transactions booked, %d sync runs succeeded, the statement %s lacks %d entries of its day\n%s",
+				booked, paid, succeeded, statement, missing, logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -176,9 +197,38 @@ func TestSchedEndToEndOneSecondSchedules(t *testing.T) {
 	}
 	assertBalancesMatchSandbox(t, &bundle{sb: sb, store: ledger.NewStore(check, ledger.DefaultChart())})
 	out := logs.String()
-	for _, want := range []string{`"msg":"job finished"`, `"job":"sync"`, `"slot":"`, `"outcome":"succeeded"`, `"booked":`} {
+	for _, want := range []string{`"msg":"job finished"`, `"job":"sync"`, `"job":"statements"`, `"slot":"`, `"outcome":"succeeded"`, `"booked":`,
+		`"msg":"statements written"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the JSON logs lack %s", want)
 		}
 	}
+}
+
+// statementLacks reads the CSV statement of the previous UTC day in dir and counts the
+// ledger's entries of that day it does not list (all of them while it is not written yet).
+func statementLacks(t *testing.T, conn *sqlx.DB, dir string) (path string, missing int) {
+	t.Helper()
+	from, to := jobs.PreviousDay(time.Now())
+	var ids []string
+	if err := conn.Select(&ids, `SELECT external_id FROM journal_entries WHERE occurred_at >= $1 AND occurred_at < $2`, from, to); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) == 0 {
+		t.Fatalf("no entries on %s: the sandbox's history should cover it", from.Format(time.DateOnly))
+	}
+	path = filepath.Join(dir, "statement-"+from.Format(time.DateOnly)+".csv")
+	data, err := os.ReadFile(path) // put in place whole by a rename: never half written
+	if errors.Is(err, fs.ErrNotExist) {
+		return path, len(ids)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if !bytes.Contains(data, []byte(id)) {
+			missing++
+		}
+	}
+	return path, missing
 }

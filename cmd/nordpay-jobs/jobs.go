@@ -12,12 +12,14 @@ import (
 	"github.com/nordpay/nordpay-jobs/config"
 	"github.com/nordpay/nordpay-jobs/jobs"
 	"github.com/nordpay/nordpay-jobs/ledger"
+	"github.com/nordpay/nordpay-jobs/payouts"
 	"github.com/spf13/cobra"
 )
 
 // jobKinds is the one place where job kinds are registered, each wired to the configuration
-// and its dependencies. A configured, enabled job whose kind is not registered here stops
-// `serve` (and `jobs run`) with "job kind X is not available in this build".
+// and its dependencies: sync, statements, reconcile and payouts-inbox. A configured, enabled
+// job whose kind is not registered here stops `serve` (and `jobs run`) with "job kind X is
+// not available in this build".
 func (m *Main) jobKinds(conn *sqlx.DB) (*jobs.Registry, error) {
 	reg := jobs.NewRegistry()
 	syncDefaults, err := syncOptions(m.Config.Sync, "", "", "all", 0)
@@ -37,16 +39,52 @@ func (m *Main) jobKinds(conn *sqlx.DB) (*jobs.Registry, error) {
 	})); err != nil {
 		return nil, err
 	}
-	// Registration points of the kinds still being built (see jobs.Kind and jobs.Runner):
-	//
-	//   statements (issue 4): reg.Register(jobs.Kind{Name: jobs.KindStatements, New: ...}),
-	//     a runner that writes jobs.PreviousDay(slot.Time) in the job's formats to its
-	//     output directory (settings: formats, out_dir, template, currency).
-	//   reconcile (issue 4): reg.Register(jobs.Kind{Name: jobs.KindReconcile, New: ...}),
-	//     a runner around jobs.Reconciler for jobs.PreviousMonth(slot.Time), writing the
-	//     report to its output directory (settings: format, out_dir).
-	//   payouts-inbox (issue 5): reg.Register(jobs.Kind{Name: jobs.KindPayoutsInbox,
-	//     Coalesce: true, New: ...}), and in serve: metrics.RegisterPayoutChunks(...).
+	// statements, reconcile and payouts-inbox live in the jobs package; their dependencies
+	// come from here. Those that need the API key ask for it only when a job of theirs runs.
+	chart := m.Config.Ledger.Accounts
+	ledgerStore := ledger.NewStore(conn, chart)
+	payoutStore := payouts.NewStore(ledgerStore, payoutPolicy(m.Config.Payouts))
+	payoutStore.Now = m.Now
+	kinds := []jobs.Kind{
+		jobs.StatementsKind(jobs.StatementsKindOptions{Store: ledgerStore, TemplateDir: m.Config.Export.TemplateDir, Now: m.Now}),
+		jobs.ReconcileKind(jobs.ReconcileKindOptions{
+			Reconciler: func() (*jobs.Reconciler, error) {
+				client, err := m.Client()
+				if err != nil {
+					return nil, err
+				}
+				return &jobs.Reconciler{Client: client, Store: ledgerStore, Now: m.Now, Logger: m.Logger}, nil
+			},
+			UnknownPayouts: jobs.UnknownPayouts(payoutStore),
+			Window:         m.Config.Sync.Window.D(),
+			Overlap:        m.Config.Sync.Overlap.D(),
+		}),
+		jobs.PayoutsInboxKind(jobs.PayoutsInboxKindOptions{
+			Inbox: func() (*jobs.PayoutsInbox, error) {
+				client, err := m.Client()
+				if err != nil {
+					return nil, err
+				}
+				c := m.Config.Payouts
+				return &jobs.PayoutsInbox{
+					Store: payoutStore, Client: client, DB: conn,
+					// The same checks and report as `payouts import`.
+					Env: func(ctx context.Context, allowRepeat bool) (payouts.ValidationEnv, error) {
+						return validationEnv(ctx, m, payoutStore, client, allowRepeat)
+					},
+					WriteReport: writeReportFile,
+					Read:        payouts.ReadOptions{MaxRows: c.MaxRows, MaxBytes: c.MaxBytes, MaxUnzippedBytes: c.MaxUnzippedBytes},
+					Now:         m.Now,
+					Logger:      m.Logger,
+				}, nil
+			},
+		}),
+	}
+	for _, k := range kinds {
+		if err := reg.Register(k); err != nil {
+			return nil, err
+		}
+	}
 	return reg, nil
 }
 
@@ -220,7 +258,8 @@ ran the slot, it is not run again (a slot that failed, timed out or was skipped 
 Without --slot it is the job's latest slot due (the last time of its schedule at or before
 now), so a Kubernetes CronJob running "jobs run sync" on the job's schedule and serve never
 both run a slot. --slot now runs a slot at the current second; --slot T one at time T
-(for sync: pull up to T; statements: the UTC day before T; reconcile: the month before T).
+(for sync: pull up to T; statements: the UTC day before T; reconcile: the month before T;
+payouts-inbox: whatever is in the inbox now, whatever T).
 
 Exit 0 when the slot succeeded, had already succeeded, runs elsewhere, or was skipped
 because the job's previous run is still going; 1 when it failed or timed out.`,
@@ -278,7 +317,8 @@ timed out or were skipped run again.
 
 What a slot does depends on the kind: a sync slot pulls exactly its period (from the previous
 slot to the slot) and books only what is missing; a statements slot writes the UTC day before
-it; a reconcile slot the UTC month before it.
+it (files named for the day, so each slot its own); a reconcile slot the UTC month before it;
+a payouts-inbox slot processes the inbox as it is now (backfilling it is pointless).
 
 Exit 0 when every slot succeeded (or had), 1 when any failed.`,
 		Example: `  nordpay-jobs jobs backfill sync --from 2026-11-01 --to 2026-11-02

@@ -10,6 +10,7 @@ import (
 	"github.com/nordpay/nordpay-jobs/exporters"
 	"github.com/nordpay/nordpay-jobs/jobs"
 	"github.com/nordpay/nordpay-jobs/ledger"
+	"github.com/nordpay/nordpay-jobs/payouts"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +41,9 @@ Checks, each with its exceptions:
                    booked transactions Nord PAY says are unpaid, records Nord PAY serves that
                    cannot be booked. Unpaid transactions are counted, not booked.
   balance          the ledger's assets balance now equals GET /balance/, exactly
-  unknown payouts  payout chunks in an unknown state (not applicable until payouts exist)
+  unknown payouts  no payout chunk is in an unknown state (a confirm whose answer was lost:
+                   money may have left without a withdrawal entry); each one is listed,
+                   whatever its month, until someone runs payouts resolve
   quarantine       every quarantined record (quarantine has no resolved state yet)
 
 Exit 0 when every check passes, 3 when any fails (the report is written either way), 1 on
@@ -81,9 +84,11 @@ func newReportReconcileCommand(m *Main) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r := &jobs.Reconciler{Client: client, Store: ledger.NewStore(conn, m.Config.Ledger.Accounts), Now: m.Now, Logger: m.Logger}
+			store := ledger.NewStore(conn, m.Config.Ledger.Accounts)
+			r := &jobs.Reconciler{Client: client, Store: store, Now: m.Now, Logger: m.Logger}
 			res, err := r.Run(cmd.Context(), jobs.ReconcileOptions{Month: start,
-				Window: m.Config.Sync.Window.D(), Overlap: m.Config.Sync.Overlap.D()})
+				Window: m.Config.Sync.Window.D(), Overlap: m.Config.Sync.Overlap.D(),
+				UnknownPayouts: jobs.UnknownPayouts(payouts.NewStore(store, payoutPolicy(m.Config.Payouts)))})
 			if err != nil {
 				return err
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/nordpay/nordpay-jobs/nordpay"
+	"github.com/nordpay/nordpay-jobs/nordpay/sandbox"
 )
 
 // reconcileJSONOut is what the test reads of `report reconcile --json`; amounts stay strings.
@@ -54,10 +55,14 @@ func TestReportReconcile(t *testing.T) {
 		if code != ExitOK {
 			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 		}
-		for _, want := range []string{"reconciliation 2026-11 (2026-11-01 to 2026-12-01 UTC): reconciled", "passed          completeness",
-			"not applicable  unknown payouts", "report written to " + out} {
+		for _, want := range []string{"reconciliation 2026-11 (2026-11-01 to 2026-12-01 UTC): reconciled", "report written to " + out} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("stdout lacks %q:\n%s", want, stdout)
+			}
+		}
+		for _, check := range []string{"completeness", "unknown payouts"} {
+			if got := checkStatus(stdout, check); got != "passed" {
+				t.Errorf("%s: %q\n%s", check, got, stdout)
 			}
 		}
 		f, err := excelize.OpenFile(out)
@@ -141,8 +146,8 @@ func TestReportReconcile(t *testing.T) {
 		if !errors.As(err, &exit) || exit.ExitCode() != ExitDifferences {
 			t.Fatalf("exit %v, want %d\n%s\n%s", err, ExitDifferences, stdout.String(), stderr.String())
 		}
-		if !strings.Contains(stdout.String(), "NOT RECONCILED") || !strings.Contains(stdout.String(), "failed          completeness") ||
-			!strings.Contains(stdout.String(), "failed          balance") {
+		if !strings.Contains(stdout.String(), "NOT RECONCILED") || checkStatus(stdout.String(), "completeness") != "failed" ||
+			checkStatus(stdout.String(), "balance") != "failed" {
 			t.Errorf("stdout:\n%s", stdout.String())
 		}
 		if !strings.Contains(stderr.String(), "nordpay-jobs: report reconcile: 2026-11 does not reconcile") || strings.Contains(stderr.String(), "cli-key") {
@@ -178,8 +183,91 @@ func TestReportReconcile(t *testing.T) {
 		for _, c := range s.Checks {
 			status[c.Name] = c.Status
 		}
-		if status["completeness"] != "failed" || status["balance"] != "failed" || status["movements"] != "passed" || status["unknown payouts"] != "not applicable" {
+		if status["completeness"] != "failed" || status["balance"] != "failed" || status["movements"] != "passed" || status["unknown payouts"] != "passed" {
 			t.Errorf("checks %v", status)
 		}
 	})
+}
+
+// checkStatus finds a check's line in the summary `report reconcile` prints (status, name,
+// summary, in columns) and returns its status, "" when there is none.
+func checkStatus(stdout, name string) string {
+	for _, line := range strings.Split(stdout, "\n") {
+		for _, status := range []string{"passed", "failed", "not applicable"} {
+			rest, ok := strings.CutPrefix(line, status+"  ")
+			if ok && strings.HasPrefix(strings.TrimLeft(rest, " "), name+"  ") {
+				return status
+			}
+		}
+	}
+	return ""
+}
+
+// TestReportReconcileUnknownPayout is the acceptance check of the unknown payouts check: a
+// month that reconciles stops reconciling (exit 3) once a payout chunk's outcome is unknown,
+// and the report lists the chunk; resolved, it reconciles again.
+func TestReportReconcileUnknownPayout(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	start := now.Add(-72 * time.Hour).Truncate(time.Hour)
+	sb, _, env := payoutEnv(t, func(o *sandbox.Options) {
+		o.Now = time.Now
+		o.InitialBalances = nil // the ledger must explain every balance
+		o.Invoices = sandbox.Generator{Start: start, End: now.Add(-time.Minute), Count: 300, UnpaidRate: 0.05}
+	})
+	// Enough USDTBEP20 to pay from, booked by the sync like any receipt.
+	d := decimal.RequireFromString
+	sb.AddTransaction(nordpay.Transaction{ID: "funding-1", SourceType: nordpay.SourceInvoice,
+		Source:   nordpay.Source{ID: "inv-funding", Label: "funding"},
+		Currency: nordpay.CurrencyRef{Currency: nordpay.Currency{Name: "USDTBEP20"}},
+		Amount:   d("1000"), AmountUSD: d("1000"), NetworkFee: d("1"), NetworkFeeUSD: d("1"), ServiceFee: d("5"), ServiceFeeUSD: d("5"),
+		IsPaid: true, CreatedAt: nordpay.Time{Time: start.Add(time.Hour)}}, time.Time{})
+	runOK(t, env, ExitOK, "sync", "--from", start.Format(time.RFC3339), "--no-progress")
+	month := now.Format("2006-01")
+	out := filepath.Join(env["DIR"], "recon.xlsx")
+	if stdout := runOK(t, env, ExitOK, "report", "reconcile", "--month", month, "--out", out); checkStatus(stdout, "unknown payouts") != "passed" {
+		t.Fatalf("before any payout:\n%s", stdout)
+	}
+
+	// One chunk of one row, whose confirm's connection drops before Nord PAY executes it.
+	sheet := writeSheet(t, env, "one.csv", "currency,address,amount,reference\nUSDTBEP20,0x00000000000000000000000000000000000000a1,20,INV-1\n")
+	var imp struct{ Batch string }
+	if err := json.Unmarshal([]byte(runOK(t, env, ExitOK, "payouts", "import", sheet, "--by", "alice", "--json")), &imp); err != nil {
+		t.Fatal(err)
+	}
+	runOK(t, env, ExitOK, "payouts", "approve", imp.Batch, "--by", "bob")
+	sb.InjectFault("POST /balance/withdraw/multiple/confirm", sandbox.FaultDrop)
+	runOK(t, env, ExitDifferences, "payouts", "run", imp.Batch)
+	if st := status(t, env, imp.Batch); st.states() != "1:unknown" || len(sb.Payments()) != 0 {
+		t.Fatalf("status %+v, payments %d", st, len(sb.Payments()))
+	}
+
+	code, stdout, stderr := run(t, env, "report", "reconcile", "--month", month, "--out", out)
+	if code != ExitDifferences || !strings.Contains(stdout, "NOT RECONCILED") || !strings.Contains(stderr, "does not reconcile") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for check, want := range map[string]string{"unknown payouts": "failed", "balance": "passed", "completeness": "passed", "movements": "passed"} {
+		if got := checkStatus(stdout, check); got != want {
+			t.Errorf("%s: %q, want %q\n%s", check, got, want, stdout)
+		}
+	}
+	f, err := excelize.OpenFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.GetRows("Exceptions")
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed bool
+	for _, r := range rows[1:] {
+		listed = listed || r[0] == "unknown payouts" && slices.Contains(r, imp.Batch+"/1")
+	}
+	if !listed {
+		t.Fatalf("the exceptions do not list chunk %s/1: %q", imp.Batch, rows)
+	}
+
+	runOK(t, env, ExitOK, "payouts", "resolve", imp.Batch, "--chunk", "1", "--outcome", "failed", "--by", "dave", "--note", "not in Nord PAY's list")
+	runOK(t, env, ExitOK, "report", "reconcile", "--month", month, "--out", out)
 }

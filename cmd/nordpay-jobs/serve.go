@@ -12,6 +12,8 @@ import (
 
 	"github.com/nordpay/nordpay-jobs/config"
 	"github.com/nordpay/nordpay-jobs/jobs"
+	"github.com/nordpay/nordpay-jobs/ledger"
+	"github.com/nordpay/nordpay-jobs/payouts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,8 +28,19 @@ slot runs once whichever replica gets there first; a job runs one slot at a time
 while the previous run is still going is recorded as skipped); a run whose process died is
 taken over by another replica once its lease (serve.lease) expires.
 
-At start, slots that nobody ran within a job's catch_up window are run (a sync job runs only
-the latest: it pulls everything up to its slot). A failed attempt is retried with backoff up
+Job kinds (the jobs section of the configuration; each job's settings are documented in
+config/nordpay-jobs.example.yaml):
+  sync           pull transactions into the ledger up to the slot
+  statements     the statement of the UTC day before the slot, in the job's formats (csv,
+                 xlsx, hledger, beancount), to out_dir as PREFIX-YYYY-MM-DD.EXT
+  reconcile      the reconciliation of the UTC month before the slot, to out_dir as
+                 PREFIX-YYYY-MM.xlsx (or a folder of CSV); a month that does not reconcile
+                 fails the run at once, naming the report
+  payouts-inbox  import the sheets dropped in dir (moved to dir/processed/ or dir/rejected/
+                 with their reports), then run the inbox's batches once approved
+
+At start, slots that nobody ran within a job's catch_up window are run (sync and
+payouts-inbox jobs run only the latest: each run does everything up to its slot). A failed attempt is retried with backoff up
 to retries.max_attempts; an attempt longer than the job's timeout is cancelled.
 
 On SIGTERM or SIGINT serve stops triggering, waits up to serve.shutdown_timeout for running
@@ -86,6 +99,9 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// nordpay_jobs_payout_chunks{state}, read from the database at each scrape.
+	metrics.RegisterPayoutChunks(jobs.CountPayoutChunks(
+		payouts.NewStore(ledger.NewStore(conn, m.Config.Ledger.Accounts), payoutPolicy(m.Config.Payouts))))
 	s, err := m.newScheduler(ctx, metrics)
 	if err != nil {
 		return err

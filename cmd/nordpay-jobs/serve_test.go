@@ -181,7 +181,8 @@ func TestServeSIGTERMWaitsForTheRunningJob(t *testing.T) {
 
 	waitFor(t, "the sync to start", stderr, func() bool { r, ok := syncRun(t, conn); return ok && r.State == "running" })
 	waitFor(t, "/healthz", stderr, func() bool { code, _ := get(t, "http://"+addr+"/healthz"); return code == http.StatusOK })
-	if code, body := get(t, "http://"+addr+"/metrics"); code != http.StatusOK || !strings.Contains(body, `nordpay_jobs_runs_in_progress{job="sync"} 1`) {
+	if code, body := get(t, "http://"+addr+"/metrics"); code != http.StatusOK || !strings.Contains(body, `nordpay_jobs_runs_in_progress{job="sync"} 1`) ||
+		!strings.Contains(body, `nordpay_jobs_payout_chunks{state="unknown"} 0`) || !strings.Contains(body, `nordpay_jobs_payout_chunks{state="confirmed"} 0`) {
 		t.Fatalf("/metrics: %d\n%s", code, body)
 	}
 	if code, _ := get(t, "http://"+addr+"/livez"); code != http.StatusOK {
