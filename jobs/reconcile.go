@@ -31,9 +31,9 @@ type ReconcileOptions struct {
 	// deduplicated on their id, never judged by the bounds of the query that returned them;
 	// those outside the month only pair an entry whose time moved. Defaults to 5 minutes.
 	Overlap time.Duration
-	// UnknownPayouts lists the payout chunks whose confirm has an unknown outcome (issue 5
-	// wires it to the payouts package). When nil, the check is reported as not applicable,
-	// never as passed.
+	// UnknownPayouts lists the payout chunks whose confirm has an unknown outcome (the
+	// command and the reconcile job read them from the payouts store). When nil, the check is
+	// reported as not applicable, never as passed.
 	UnknownPayouts func(ctx context.Context) ([]PayoutException, error)
 }
 
@@ -165,7 +165,7 @@ func (r *Reconciler) Run(ctx context.Context, opts ReconcileOptions) (*Reconcile
 		return nil, err
 	}
 	payoutsCheck := exporters.ReconciliationCheck{Name: exporters.CheckPayouts, Rule: rulePayouts,
-		Status: exporters.CheckNotApplicable, Summary: "not applicable: no payout batches (payouts are not built yet)"}
+		Status: exporters.CheckNotApplicable, Summary: "not applicable: payout chunks were not looked at"}
 	if opts.UnknownPayouts != nil {
 		unknown, err := opts.UnknownPayouts(ctx)
 		if err != nil {

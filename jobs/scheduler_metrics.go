@@ -74,8 +74,7 @@ func NewMetrics(reg prometheus.Registerer, store *RunStore) (*Metrics, error) {
 }
 
 // RegisterPayoutChunks makes nordpay_jobs_payout_chunks{state} report what count returns
-// at each scrape. The payouts package (issue 5) calls it when `serve` is wired with payouts;
-// until then the metric is absent.
+// at each scrape (serve registers payouts.Store's counts); without it the metric is absent.
 func (m *Metrics) RegisterPayoutChunks(count PayoutChunkCounter) {
 	m.db.mu.Lock()
 	defer m.db.mu.Unlock()
