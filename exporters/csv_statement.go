@@ -2,6 +2,7 @@ package exporters
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/nordpay/nordpay-jobs/templates"
@@ -18,12 +19,14 @@ type stmtCSV struct {
 	name   string // the current file's suffix, for errors
 	inFile int    // lines written to the current file, the header included
 	cell   []byte // the value being formatted
+	// parts are the files written per group: the number of the last one.
+	parts map[string]int
 }
 
 // writeStatementCSV writes the statement of r to files: per currency, its opening row, its
 // lines, its total and closing rows (as the template says).
 func writeStatementCSV(r *stmtRun, files Files) error {
-	s := &stmtCSV{run: r, files: files}
+	s := &stmtCSV{run: r, files: files, parts: map[string]int{}}
 	tpl := r.layout.tpl
 	var l stmtLine
 	for _, c := range r.currencies {
@@ -59,8 +62,76 @@ func writeStatementCSV(r *stmtRun, files Files) error {
 			return err
 		}
 	}
-	return s.flush()
+	if err := s.flush(); err != nil {
+		return err
+	}
+	return s.replaceEarlier()
 }
+
+// earlierFiles is what Files implement to clear out an earlier export to the same place
+// (AtomicFiles does).
+type earlierFiles interface {
+	earlier(suffix string) (bool, error)
+	replace(suffix string)
+}
+
+// replaceEarlier marks, for removal at Commit, the files that an earlier statement of the
+// same template left at the same OUT and this one does not rewrite, because it needs fewer
+// files: OUT-004.csv and on when this one stops at OUT-003.csv; OUT-<CUR>.csv of a currency
+// this one does not have. Only names of this template's pattern are candidates, and of
+// those only the ones the earlier export can have written: the numbered files that follow
+// on from the last one written here without a gap, and the files of the currencies the
+// ledger has (of the one currency asked for, with --currency: statements of other
+// currencies to the same OUT are left alone). Anything else, OUT itself included, stays.
+func (s *stmtCSV) replaceEarlier() error {
+	files, ok := s.files.(earlierFiles)
+	tpl := s.run.layout.tpl
+	if !ok || (!tpl.SplitByCurrency && tpl.MaxLines == 0) {
+		return nil
+	}
+	groups := make([]string, 0, len(s.parts))
+	for g := range s.parts {
+		groups = append(groups, g)
+	}
+	if tpl.SplitByCurrency && s.run.opts.Currency == "" {
+		for _, code := range s.run.known {
+			if g := "-" + stmtFileSafe(code); !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+	}
+	slices.Sort(groups)
+	for _, g := range groups {
+		if tpl.MaxLines == 0 {
+			if s.parts[g] > 0 {
+				continue // written
+			}
+			found, err := files.earlier(g)
+			if err != nil {
+				return err
+			}
+			if found {
+				files.replace(g)
+			}
+			continue
+		}
+		for part := s.parts[g] + 1; ; part++ {
+			suffix := g + stmtPartSuffix(part)
+			found, err := files.earlier(suffix)
+			if err != nil {
+				return err
+			}
+			if !found {
+				break
+			}
+			files.replace(suffix)
+		}
+	}
+	return nil
+}
+
+// stmtPartSuffix is the suffix of the numbered file part of a group: "-001".
+func stmtPartSuffix(part int) string { return fmt.Sprintf("-%03d", part) }
 
 // open starts the next file of the current group with the header row.
 func (s *stmtCSV) open() error {
@@ -68,9 +139,10 @@ func (s *stmtCSV) open() error {
 		return err
 	}
 	s.part++
+	s.parts[s.group] = s.part
 	s.name = s.group
 	if s.run.layout.tpl.MaxLines > 0 {
-		s.name += fmt.Sprintf("-%03d", s.part)
+		s.name += stmtPartSuffix(s.part)
 	}
 	w, err := s.files.Create(s.name)
 	if err != nil {

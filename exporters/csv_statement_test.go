@@ -1,11 +1,16 @@
 package exporters_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/xml"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -428,4 +433,256 @@ func TestStatementTemplatesNeutralise(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestStatementUserHeadersAreInert writes statements with a template of the user's own
+// whose headers a spreadsheet would run: they come out neutralised in the CSV header row,
+// in the XLSX header cells and in the names of the XLSX table's columns, which LibreOffice
+// opens without a repair. Two headers that are the same once inert are refused.
+func TestStatementUserHeadersAreInert(t *testing.T) {
+	t.Parallel()
+	f := stmtSetup(t)
+	dir := t.TempDir()
+	hostile := []string{`=HYPERLINK("http://x","y")`, "+1+1", "@SUM(A1)", "-2", "\t=1+1", "\r=1+1", " =1+1", "＝1+1"}
+	tplYAML := func(headers ...string) string {
+		fields := []string{"time", "currency", "net", "label", "external_id", "description", "address", "tx_hash"}
+		var b strings.Builder
+		b.WriteString("kind: statement\ncolumns:\n")
+		for i, h := range headers {
+			b.WriteString("  - {header: " + strconv.Quote(h) + ", field: " + fields[i] + "}\n")
+		}
+		return b.String()
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hostile.yaml"), []byte(tplYAML(hostile...)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := templates.Load("hostile", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, len(hostile))
+	for i, h := range hostile {
+		want[i] = "'" + h
+	}
+	out := t.TempDir()
+
+	t.Run("CSV", func(t *testing.T) {
+		path := filepath.Join(out, "s.csv")
+		if _, _, err := f.export(t, exporters.StatementCSV, path, exporters.StatementOptions{Template: tpl, Currency: "ETH"}); err != nil {
+			t.Fatal(err)
+		}
+		header, rows := readCSV(t, path)
+		if !slices.Equal(header, want) || len(rows) == 0 {
+			t.Errorf("header %q, want %q", header, want)
+		}
+	})
+	t.Run("XLSX", func(t *testing.T) {
+		path := filepath.Join(out, "s.xlsx")
+		if _, _, err := f.export(t, exporters.StatementXLSX, path, exporters.StatementOptions{Template: tpl, Currency: "ETH"}); err != nil {
+			t.Fatal(err)
+		}
+		x, err := excelize.OpenFile(path, excelize.Options{RawCellValue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		rows, err := x.GetRows("ETH")
+		if err != nil || len(rows) < 2 || !slices.Equal(rows[0], want) {
+			t.Fatalf("ETH header %q (%v), want %q", rows, err, want)
+		}
+		// The table's columns are named after the header cells, and must equal them.
+		tables, err := x.GetTables("ETH")
+		if err != nil || len(tables) != 1 {
+			t.Fatalf("tables %+v (%v)", tables, err)
+		}
+		zr, err := zip.OpenReader(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		var columns []string
+		for _, zf := range zr.File {
+			if !strings.HasPrefix(zf.Name, "xl/tables/") {
+				continue
+			}
+			var table struct {
+				Columns []struct {
+					Name string `xml:"name,attr"`
+				} `xml:"tableColumns>tableColumn"`
+			}
+			if err := xml.Unmarshal(readZipFile(t, zf), &table); err != nil {
+				t.Fatalf("%s: %v", zf.Name, err)
+			}
+			for _, c := range table.Columns {
+				columns = append(columns, c.Name)
+			}
+		}
+		if !slices.Equal(columns, want) {
+			t.Errorf("table columns %q, want %q", columns, want)
+		}
+		got := libreOfficeSheets(t, path)("ETH")
+		// LibreOffice writes a cell's tab and line ends as they are; the leading apostrophe
+		// shows the text is inert.
+		for i, h := range got[0] {
+			if i < len(want) && h != want[i] {
+				t.Errorf("LibreOffice read header %d as %q, want %q", i+1, h, want[i])
+			}
+		}
+	})
+	t.Run("ErrSameOnceInert", func(t *testing.T) {
+		if err := os.WriteFile(filepath.Join(dir, "twins.yaml"), []byte(tplYAML("=x", "'=x")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		twins, err := templates.Load("twins", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "t.csv")
+		_, _, err = f.export(t, exporters.StatementCSV, path, exporters.StatementOptions{Template: twins, Currency: "ETH"})
+		if err == nil || !strings.Contains(err.Error(), `column 2 ("'=x"): the header is column 1's once made inert`) {
+			t.Fatalf("err = %v", err)
+		}
+		if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 0 {
+			t.Errorf("left %v behind", entries)
+		}
+	})
+}
+
+// TestStatementReexportReplacesEarlierFiles writes a split statement, then a shorter one to
+// the same place: the earlier export's files that the new one does not rewrite are removed
+// once the new ones are in place (and listed by Removed), so the folder holds one export,
+// never a mix a person could import twice. Files that merely look alike stay.
+func TestStatementReexportReplacesEarlierFiles(t *testing.T) {
+	t.Parallel()
+	// export writes a statement to path and returns the base names written and removed.
+	export := func(t *testing.T, f *stmtFixture, path string, opts exporters.StatementOptions) (written, removed []string) {
+		t.Helper()
+		if opts.From.IsZero() {
+			opts.From, opts.To = stmtFrom, stmtTo
+		}
+		files := exporters.NewAtomicFiles(path)
+		if _, err := exporters.WriteStatement(f.ctx, f.store, exporters.StatementCSV, files, opts); err != nil {
+			t.Fatal(errors.Join(err, files.Abort()))
+		}
+		if err := files.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		base := func(paths []string) []string {
+			out := []string{}
+			for _, p := range paths {
+				out = append(out, filepath.Base(p))
+			}
+			return out
+		}
+		return base(files.Paths()), base(files.Removed())
+	}
+	plant := func(t *testing.T, dir string, names ...string) {
+		t.Helper()
+		for _, n := range names {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte("mine\r\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	listDir := func(t *testing.T, dir string) []string {
+		t.Helper()
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range entries {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+
+	t.Run("Xero", func(t *testing.T) {
+		t.Parallel()
+		f := stmtBulk(t, 2500)
+		xero, err := templates.Load("xero", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		path := filepath.Join(dir, "xero.csv")
+		written, removed := export(t, f, path, exporters.StatementOptions{Template: xero})
+		if !slices.Equal(written, []string{"xero-001.csv", "xero-002.csv", "xero-003.csv"}) || len(removed) != 0 {
+			t.Fatalf("first export wrote %v, removed %v", written, removed)
+		}
+		// Files of a person's own, or of other exports, that only look like ours; and a
+		// folder, and a numbered file after a gap, which the earlier export did not write.
+		mine := []string{"xero.csv", "xero-backup.csv", "xero-02.csv", "xero-0004.csv", "xero-005.csv",
+			"xero-002.csv.bak", "xero-USDTBEP20.csv", "other-002.csv", ".xero-003.csv"}
+		plant(t, dir, mine...)
+		if err := os.Mkdir(filepath.Join(dir, "xero-004.csv"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+
+		// The first 500 minutes of October: 500 lines, one file.
+		written, removed = export(t, f, path, exporters.StatementOptions{Template: xero, To: stmtFrom.Add(500 * time.Minute), From: stmtFrom})
+		if !slices.Equal(written, []string{"xero-001.csv"}) || !slices.Equal(removed, []string{"xero-002.csv", "xero-003.csv"}) {
+			t.Fatalf("second export wrote %v, removed %v; want xero-001.csv, and xero-002.csv, xero-003.csv removed", written, removed)
+		}
+		want := append(slices.Clone(mine), "xero-001.csv", "xero-004.csv")
+		slices.Sort(want)
+		if got := listDir(t, dir); !slices.Equal(got, want) {
+			t.Errorf("the folder holds %v, want %v", got, want)
+		}
+		if _, rows := readCSV(t, path[:len(path)-4]+"-001.csv"); len(rows) != 500 {
+			t.Errorf("xero-001.csv has %d lines, want 500", len(rows))
+		}
+
+		// A statement that fails writes nothing and removes nothing.
+		before := listDir(t, dir)
+		files := exporters.NewAtomicFiles(path)
+		_, err = exporters.WriteStatement(f.ctx, f.store, exporters.StatementCSV, files, exporters.StatementOptions{
+			From: stmtFrom, To: stmtTo, Template: xero, Currency: "NOPE"})
+		if err == nil {
+			t.Fatal("a statement of an unknown currency was written")
+		}
+		if err := files.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		if got := listDir(t, dir); !slices.Equal(got, before) || len(files.Removed()) != 0 {
+			t.Errorf("after a failed export the folder holds %v, want %v", got, before)
+		}
+	})
+
+	t.Run("QuickBooks", func(t *testing.T) {
+		t.Parallel()
+		f := stmtSetup(t)
+		qb, err := templates.Load("quickbooks", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		path := filepath.Join(dir, "qb.csv")
+		written, _ := export(t, f, path, exporters.StatementOptions{Template: qb})
+		if !slices.Equal(written, []string{"qb-ETH.csv", "qb-USDTBEP20.csv", "qb-XYZ.csv"}) {
+			t.Fatalf("first export wrote %v", written)
+		}
+		// Not a currency of the ledger, not in its case, not the pattern of quickbooks.
+		mine := []string{"qb.csv", "qb-NOTACURRENCY.csv", "qb-eth.csv", "qb-ETH-001.csv", "qb-USDTBEP20.csv.old"}
+		plant(t, dir, mine...)
+
+		// One currency asked for: the statements of the others to the same place stay.
+		written, removed := export(t, f, path, exporters.StatementOptions{Template: qb, Currency: "ETH"})
+		if !slices.Equal(written, []string{"qb-ETH.csv"}) || len(removed) != 0 {
+			t.Fatalf("--currency ETH wrote %v, removed %v; want nothing removed", written, removed)
+		}
+
+		// September: only ETH has a balance or a movement. The USDTBEP20 and XYZ files of
+		// the October export would be imported with it: they go.
+		written, removed = export(t, f, path, exporters.StatementOptions{Template: qb,
+			From: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 9, 2, 0, 0, 0, 0, time.UTC)})
+		if !slices.Equal(written, []string{"qb-ETH.csv"}) || !slices.Equal(removed, []string{"qb-USDTBEP20.csv", "qb-XYZ.csv"}) {
+			t.Fatalf("September wrote %v, removed %v; want qb-ETH.csv, and qb-USDTBEP20.csv, qb-XYZ.csv removed", written, removed)
+		}
+		want := append(slices.Clone(mine), "qb-ETH.csv")
+		slices.Sort(want)
+		if got := listDir(t, dir); !slices.Equal(got, want) {
+			t.Errorf("the folder holds %v, want %v", got, want)
+		}
+	})
 }

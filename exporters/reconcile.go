@@ -351,7 +351,7 @@ const (
 	reconAmount           // an exact decimal, displayed at places
 	reconCount            // an integer
 	reconDay              // a UTC day
-	reconTime             // an instant, to the microsecond (as text: spreadsheet times hold less)
+	reconTime             // an instant, to the microsecond: text in CSV, a date cell in XLSX
 )
 
 type reconCell struct {

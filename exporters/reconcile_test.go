@@ -3,9 +3,11 @@ package exporters_test
 import (
 	"encoding/csv"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +53,19 @@ func sampleReconciliation() *exporters.Reconciliation {
 			{Name: exporters.CheckPayouts, Rule: "none unknown", Status: exporters.CheckNotApplicable, Summary: "not applicable: no payout batches"},
 		},
 	}
+}
+
+// reconSerialTime reads a spreadsheet serial date-time the way a spreadsheet does (as a
+// float64), to the microsecond, with exact arithmetic.
+func reconSerialTime(raw string) (time.Time, bool) {
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil || f <= 0 {
+		return time.Time{}, false
+	}
+	x := new(big.Float).SetPrec(200).SetFloat64(f)
+	x.Mul(x, big.NewFloat(86_400_000_000)).Add(x, big.NewFloat(0.5)) // Int truncates: this rounds
+	micros, _ := x.Int(nil)
+	return time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).Add(time.Duration(micros.Int64()) * time.Microsecond), true
 }
 
 func TestWriteReconciliationXLSX(t *testing.T) {
@@ -140,10 +155,11 @@ func TestWriteReconciliationXLSX(t *testing.T) {
 		if len(rows) != 4 {
 			t.Fatalf("exceptions %v", rows)
 		}
-		want := []string{"completeness", "missing", "USDTTRC20", "wallet", "'-1", "2026-10-01T01:30:00.123456Z", "", "", "", "12.5", "",
+		// Column 6, the time, is a date cell (TimesAreDates).
+		want := []string{"completeness", "missing", "USDTTRC20", "wallet", "'-1", "", "", "", "12.5", "",
 			"'@detail", "'+0xhash", `'=HYPERLINK("http://x","y")`}
-		if !slices.Equal(rows[1], want) {
-			t.Errorf("exception row\n got %q\nwant %q", rows[1], want)
+		if got := slices.Delete(slices.Clone(rows[1]), 5, 6); !slices.Equal(got, want) {
+			t.Errorf("exception row\n got %q\nwant %q", got, want)
 		}
 		if rows[2][2] != "'=cmd|' /C calc'!A0" {
 			t.Errorf("currency %q", rows[2][2])
@@ -160,6 +176,27 @@ func TestWriteReconciliationXLSX(t *testing.T) {
 					t.Errorf("live cell %q", cell)
 				}
 			}
+		}
+	})
+	t.Run("TimesAreDates", func(t *testing.T) {
+		// The exception's time is a date cell, as on the statement: a serial day number
+		// shown as a date and time, exact to the microsecond.
+		rows := raw("Exceptions")
+		if len(rows) < 2 || len(rows[1]) < 7 || rows[0][5] != "Time" {
+			t.Fatalf("exceptions %q", rows)
+		}
+		if ct := cellType("Exceptions", "F2"); ct != excelize.CellTypeUnset && ct != excelize.CellTypeNumber {
+			t.Errorf("F2 %q is a cell of type %v, not a number", rows[1][5], ct)
+		}
+		want := r.Checks[0].Exceptions[0].At
+		if got, ok := reconSerialTime(rows[1][5]); !ok || !got.Equal(want) {
+			t.Errorf("F2 %q is %v, want %v", rows[1][5], got, want)
+		}
+		if style := cellStyle(t, f, "Exceptions", "F2"); style.CustomNumFmt == nil || *style.CustomNumFmt != "yyyy-mm-dd hh:mm:ss" {
+			t.Errorf("F2 number format %v, want yyyy-mm-dd hh:mm:ss", style.CustomNumFmt)
+		}
+		if rows[1][6] != "" { // no booked time: empty, not a date of 1899
+			t.Errorf("G2 %q, want empty", rows[1][6])
 		}
 	})
 	t.Run("FrozenHeaderAndFilters", func(t *testing.T) {
@@ -293,7 +330,7 @@ func TestWriteReconciliationRefusesOtherFiles(t *testing.T) {
 // TestReconciliationXLSXLibreOffice opens the reconciliation workbook with LibreOffice
 // (headless), which gives up on a file it would have to repair, and checks what it read on
 // every sheet: the amounts exactly at the currency's precision (the long ones as text), the
-// days as dates, and text that a user or the API controls inert.
+// days and the exceptions' times as dates, and text that a user or the API controls inert.
 func TestReconciliationXLSXLibreOffice(t *testing.T) {
 	t.Parallel()
 	r := sampleReconciliation()
@@ -342,6 +379,11 @@ func TestReconciliationXLSXLibreOffice(t *testing.T) {
 	exceptions := sheets["Exceptions"]
 	if len(exceptions) != 5 {
 		t.Fatalf("LibreOffice read the exceptions as %q", exceptions)
+	}
+	// The exception's time is a date cell, shown in the date-time format; as text it would
+	// read 2026-10-01T01:30:00.123456Z.
+	if got := exceptions[1][5]; got != "2026-10-01 01:30:00" {
+		t.Errorf("LibreOffice read the exception's time as %q, want the date cell 2026-10-01 01:30:00", got)
 	}
 	if got := exceptions[1][13]; got != "'"+hostile[0] {
 		t.Errorf("label %q", got)

@@ -3,8 +3,10 @@ package exporters
 import (
 	"fmt"
 	"io"
+	"math/big"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 	"github.com/xuri/excelize/v2"
@@ -12,9 +14,10 @@ import (
 
 // WriteReconciliationXLSX writes the report as one workbook: sheets Summary, Receipts,
 // Fees, Payouts and Exceptions, with styled headers, frozen and filtered where a sheet is
-// one table, amounts at each currency's precision, days as date cells. Amounts are exact:
-// a value of more than 15 significant digits, which a spreadsheet number would round, is
-// written as text. Text that a user or the API controls is neutralised (Neutralise).
+// one table, amounts at each currency's precision, days and times as date cells. Amounts
+// are exact: a value of more than 15 significant digits, which a spreadsheet number would
+// round, is written as text. Text that a user or the API controls is neutralised
+// (Neutralise).
 func WriteReconciliationXLSX(w io.Writer, r *Reconciliation) (err error) {
 	f := excelize.NewFile()
 	defer func() {
@@ -47,14 +50,14 @@ func WriteReconciliationXLSX(w io.Writer, r *Reconciliation) (err error) {
 
 // reconStyles are the workbook's cell styles, amounts one per precision.
 type reconStyles struct {
-	f                                     *excelize.File
-	header, title, count, day, amountText int
-	amounts                               map[int32]int
+	f                                           *excelize.File
+	header, title, count, day, time, amountText int
+	amounts                                     map[int32]int
 }
 
 func newReconStyles(f *excelize.File) (*reconStyles, error) {
 	st := &reconStyles{f: f, amounts: map[int32]int{}}
-	dayFormat := "yyyy-mm-dd"
+	dayFormat, timeFormat := "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss" // the statement's (rfc3339)
 	for _, s := range []struct {
 		id    *int
 		style *excelize.Style
@@ -68,6 +71,7 @@ func newReconStyles(f *excelize.File) (*reconStyles, error) {
 		{&st.title, &excelize.Style{Font: &excelize.Font{Bold: true}}},
 		{&st.count, &excelize.Style{NumFmt: 3}}, // #,##0
 		{&st.day, &excelize.Style{CustomNumFmt: &dayFormat}},
+		{&st.time, &excelize.Style{CustomNumFmt: &timeFormat}},
 		{&st.amountText, &excelize.Style{Alignment: &excelize.Alignment{Horizontal: "right"}}},
 	} {
 		id, err := f.NewStyle(s.style)
@@ -116,6 +120,21 @@ func reconSpreadsheetNumber(d decimal.Decimal) (float64, bool) {
 	return f, true
 }
 
+// reconSerial returns the spreadsheet serial day number of t (as the statement's date
+// cells: see stmtSerial) as the float64 nearest to it, which a spreadsheet reads as it is:
+// until the year 2079 a float64 step is 0.63 µs, so the microsecond comes back exactly.
+// False for a time a spreadsheet cannot show as a date. excelize's own conversion of a
+// time.Time rounds twice and can miss the microsecond.
+func reconSerial(t time.Time) (float64, bool) {
+	t = t.UTC()
+	if t.Before(time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC)) || t.Year() > 9999 {
+		return 0, false
+	}
+	micros := (t.Unix()-stmtExcelEpoch.Unix())*1_000_000 + int64(t.Nanosecond()/1000)
+	serial, _ := new(big.Rat).SetFrac64(micros, stmtMicrosPerDay).Float64()
+	return serial, true
+}
+
 // cell turns a report cell into an excelize cell.
 func (st *reconStyles) cell(c reconCell) (any, error) {
 	switch c.kind {
@@ -128,7 +147,10 @@ func (st *reconStyles) cell(c reconCell) (any, error) {
 	case reconDay:
 		return excelize.Cell{StyleID: st.day, Value: c.at}, nil
 	case reconTime:
-		return c.at.Format(reconTimeLayout), nil
+		if serial, ok := reconSerial(c.at); ok {
+			return excelize.Cell{StyleID: st.time, Value: serial}, nil
+		}
+		return c.at.Format(reconTimeLayout), nil // a time no spreadsheet can show as a date
 	case reconAmount:
 		if f, ok := reconSpreadsheetNumber(c.amount); ok {
 			id, err := st.amount(c.places)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -224,6 +226,10 @@ type stmtRun struct {
 	lines      int64
 	reported   int64
 
+	// known are the currencies the ledger has accounts in, sorted: the files a split
+	// statement may have had in an earlier export.
+	known []string
+
 	// The entries come from a reader goroutine in batches (see startReader).
 	full, free chan *stmtBatch
 	batch      *stmtBatch
@@ -326,7 +332,7 @@ func planStatement(ctx context.Context, store *ledger.Store, sn *ledger.Statemen
 	if err != nil {
 		return nil, err
 	}
-	run := &stmtRun{ctx: ctx, opts: opts, layout: layout}
+	run := &stmtRun{ctx: ctx, opts: opts, layout: layout, known: slices.Sorted(maps.Keys(known))}
 	var unknown []string
 	for _, b := range bounds {
 		if opts.Currency == "" && !b.Moved && b.Opening.Balance.IsZero() && b.Closing.Balance.IsZero() {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -17,10 +19,18 @@ import (
 //
 // The files are OUT itself (suffix "") or siblings named with a suffix before OUT's
 // extension: out.csv with "-001" is out-001.csv.
+//
+// A split statement written again to the same OUT may need fewer files than the last time
+// (out-001.csv to out-002.csv where there were out-001.csv to out-005.csv): the writer marks
+// the earlier export's files that the new one does not rewrite, and Commit removes them once
+// the new files are in place, so that the folder holds one export, never a mix that could be
+// imported twice. Removed lists them.
 type AtomicFiles struct {
-	path  string
-	files []*atomicFile
-	done  bool
+	path    string
+	files   []*atomicFile
+	stale   []string // an earlier export's files that Commit removes
+	removed []string
+	done    bool
 }
 
 type atomicFile struct {
@@ -74,8 +84,36 @@ func (a *AtomicFiles) Paths() []string {
 	return out
 }
 
+// Removed returns the files of an earlier export to the same place that Commit removed,
+// because the new export, written with fewer files, replaces them; in order.
+func (a *AtomicFiles) Removed() []string { return slices.Clone(a.removed) }
+
+// earlier reports whether the file with the suffix is already in place from an earlier
+// export: a regular file (a folder, a symbolic link or anything else is never ours).
+func (a *AtomicFiles) earlier(suffix string) (bool, error) {
+	fi, err := os.Lstat(a.Name(suffix))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("exporters: unable to look for an earlier export's %s: %w", a.Name(suffix), err)
+	}
+	return fi.Mode().IsRegular(), nil
+}
+
+// replace marks the file with the suffix, left by an earlier export, for Commit to remove
+// after the new files are in place. Abort leaves it alone, and a file this export writes
+// is never removed.
+func (a *AtomicFiles) replace(suffix string) {
+	if name := a.Name(suffix); !slices.Contains(a.stale, name) {
+		a.stale = append(a.stale, name)
+	}
+}
+
 // Commit puts every file in place: flushed, synced to disk, renamed over its final name,
-// and the directory synced. On error the files not yet renamed are removed.
+// and the directory synced. On error the files not yet renamed are removed. Then it removes
+// the files of an earlier export that the new ones replace (see replace); when one cannot
+// be removed, the new files stay in place and the error names it.
 func (a *AtomicFiles) Commit() error {
 	if a.done {
 		return errors.New("exporters: the export's files are already committed or discarded")
@@ -105,12 +143,27 @@ func (a *AtomicFiles) Commit() error {
 	for _, f := range a.files {
 		dirs[filepath.Dir(f.final)] = true
 	}
-	for dir := range dirs {
-		if err := syncDir(dir); err != nil {
-			return err
+	var errs []error
+	for _, name := range a.stale {
+		if slices.Contains(a.Paths(), name) {
+			continue // rewritten by this export
+		}
+		err := os.Remove(name)
+		switch {
+		case err == nil:
+			a.removed = append(a.removed, name)
+			dirs[filepath.Dir(name)] = true
+		case errors.Is(err, fs.ErrNotExist): // gone meanwhile
+		default:
+			errs = append(errs, fmt.Errorf("exporters: the new files are in place, but %s, left by an earlier export to the same place, could not be removed: %w", name, err))
 		}
 	}
-	return nil
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Abort removes every file not yet in place; it is safe to call after Commit (it does

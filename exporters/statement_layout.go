@@ -33,7 +33,10 @@ func (l *stmtLayout) usesAny(money ...int) bool {
 
 // stmtColumn is one column of a layout.
 type stmtColumn struct {
-	header   string
+	header string
+	// title is the header as a cell shows it: neutralised, as a user's template may say
+	// anything.
+	title    string
 	field    string
 	kind     templates.FieldKind
 	required bool
@@ -78,9 +81,15 @@ var stmtMoneyIDs = map[string]int{
 // error that names the template's file and the column.
 func compileStmtLayout(t *templates.Template) (*stmtLayout, error) {
 	l := &stmtLayout{tpl: t, time: t.Time()}
+	titles := map[string]int{}
 	for i, c := range t.Columns {
 		f, ok := templates.FieldByName(c.Field)
-		col := stmtColumn{header: c.Header, field: c.Field, kind: f.Kind, required: c.Required, money: -1}
+		col := stmtColumn{header: c.Header, title: Neutralise(c.Header), field: c.Field, kind: f.Kind, required: c.Required, money: -1}
+		if prev, dup := titles[col.title]; dup { // "=x" is "'=x" once inert
+			return nil, fmt.Errorf("exporters: template %s (%s): column %d (%q): the header is column %d's once made inert (%q); headers must differ",
+				t.Name, t.Source, i+1, c.Header, prev, col.title)
+		}
+		titles[col.title] = i + 1
 		if id, known := stmtFieldIDs[c.Field]; known && ok {
 			col.id = id
 		} else if m, known := stmtMoneyIDs[c.Field]; known && ok {
@@ -95,11 +104,12 @@ func compileStmtLayout(t *templates.Template) (*stmtLayout, error) {
 	return l, nil
 }
 
-// headers returns the header row.
+// headers returns the header row, neutralised (Neutralise): a user's template may hold a
+// header that a spreadsheet would run.
 func (l *stmtLayout) headers() []string {
 	out := make([]string, len(l.columns))
 	for i, c := range l.columns {
-		out[i] = c.header
+		out[i] = c.title
 	}
 	return out
 }

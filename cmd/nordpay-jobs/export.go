@@ -67,7 +67,18 @@ or export.template_dir) overrides them by name or adds new ones: see
 'nordpay-jobs export templates', which lists them and every field a column can show.
 
 The output is written to a temporary file beside --out and renamed into place when
-complete: --out is never left half written, also when the command fails or is killed.`
+complete: --out is never left half written, also when the command fails or is killed.
+
+A split statement written again to the same --out replaces the earlier one as a whole: once
+the new files are in place, the files of the earlier export that the new one did not
+rewrite are removed (october-004.csv and on when the new one ends at october-003.csv;
+october-BTC.csv when the new one has no BTC), so the folder never holds a mix that could be
+imported twice. The command lists each one ("removed ...", and "removed" in --json). Only
+names of the template's own pattern for that --out go: numbered files that follow on from
+the last one written without a gap, and OUT-<CUR>.csv of a currency the ledger has (with
+--currency, that currency's alone, so statements of other currencies to the same --out
+stay). --out itself and every other file are left alone, and a statement that fails
+removes nothing.`
 
 const exportStatementExample = `  # October's statement, every currency, as CSV
   nordpay-jobs export statement --from 2026-10-01 --to 2026-11-01 --out october.csv
@@ -94,6 +105,7 @@ const exportStatementExample = `  # October's statement, every currency, as CSV
 // decimal strings.
 type exportStatementJSON struct {
 	Files      []string             `json:"files"`
+	Removed    []string             `json:"removed"`
 	Format     string               `json:"format"`
 	Template   string               `json:"template,omitempty"`
 	From       time.Time            `json:"from"`
@@ -234,7 +246,7 @@ func newExportStatementCommand(m *Main) *cobra.Command {
 			if err := files.Commit(); err != nil {
 				return err
 			}
-			res.Files = files.Paths()
+			res.Files, res.Removed = files.Paths(), append([]string{}, files.Removed()...)
 			if asJSON {
 				return m.printJSON(res)
 			}
@@ -249,8 +261,8 @@ func newExportStatementCommand(m *Main) *cobra.Command {
 	f.StringVar(&format, "format", "", "csv, xlsx, hledger or beancount (default: from the extension of --out)")
 	f.StringVar(&tplName, "template", templates.Default, "column layout for csv and xlsx: default, xero, quickbooks, or one of --template-dir")
 	f.StringVar(&tplDir, "template-dir", "", "directory of your own templates, NAME.yaml (default export.template_dir)")
-	f.StringVar(&out, "out", "", "the file to write (required); split statements add -001, -<CUR> before the extension")
-	f.BoolVar(&asJSON, "json", false, `print {"files", "lines", "currencies": [{"currency", "opening", "closing", ...}]} with exact decimal strings`)
+	f.StringVar(&out, "out", "", "the file to write (required); split statements add -001, -<CUR> before the extension, and remove an earlier export's files they replace")
+	f.BoolVar(&asJSON, "json", false, `print {"files", "removed", "lines", "currencies": [{"currency", "opening", "closing", ...}]} with exact decimal strings`)
 	f.BoolVar(&noBar, "no-progress", false, "no progress bar, even on a terminal")
 	return cmd
 }
@@ -306,6 +318,9 @@ func currencyJSON(c exporters.StatementCurrency) exportCurrencyJSON {
 func printStatementSummary(m *Main, r exportStatementJSON) {
 	for _, p := range r.Files {
 		m.printf("wrote %s\n", p)
+	}
+	for _, p := range r.Removed {
+		m.printf("removed %s (left by an earlier export to the same --out; replaced by this one)\n", p)
 	}
 	if r.Format == "hledger" || r.Format == "beancount" {
 		return

@@ -28,6 +28,7 @@ func exportEnv(t *testing.T) map[string]string {
 // exportResult is what `export statement --json` prints.
 type exportResult struct {
 	Files      []string `json:"files"`
+	Removed    []string `json:"removed"`
 	Lines      int64    `json:"lines"`
 	Currencies []struct {
 		Currency, Opening, Closing, Net string
@@ -121,6 +122,25 @@ func TestExportStatement(t *testing.T) {
 			if n := strings.Count(string(data), "\r\n"); n > 1000 {
 				t.Errorf("%s has %d lines", p, n)
 			}
+		}
+		// An hour of it again to the same --out: one file, and the earlier export's others
+		// are removed and listed.
+		code, out, stderr = run(t, env, "export", "statement", "--from", "2026-11-10", "--to", "2026-11-10T01:00:00Z", "--out", path, "--template", "xero")
+		if code != ExitOK {
+			t.Fatalf("again: exit %d\n%s", code, stderr)
+		}
+		for _, p := range res.Files[1:] {
+			if !strings.Contains(out, "removed "+p) {
+				t.Errorf("the output does not say %s was removed:\n%s", p, out)
+			}
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("%s: %v; want it removed", p, err)
+			}
+		}
+		code, out, stderr = run(t, env, "export", "statement", "--from", "2026-11-10", "--to", "2026-11-10T01:00:00Z", "--out", path, "--template", "xero", "--json")
+		var again exportResult
+		if code != ExitOK || json.Unmarshal([]byte(out), &again) != nil || len(again.Files) != 1 || again.Removed == nil || len(again.Removed) != 0 {
+			t.Errorf("the same again: exit %d, %+v\n%s", code, again, stderr)
 		}
 	})
 	t.Run("UnknownCurrencyIsAUsageError", func(t *testing.T) {

@@ -51,7 +51,18 @@ error, 2 on a wrong command line. The ledger is read in one snapshot as the comm
 run it when no sync is running, or the balance check may differ by what the sync books.`
 
 const reportReconcileExample = `  nordpay-jobs report reconcile --month 2026-10 --format xlsx --out recon-2026-10.xlsx
-  nordpay-jobs report reconcile --month 2026-10 --format csv --out recon-2026-10/ --json`
+  nordpay-jobs report reconcile --month 2026-10 --format csv --out recon-2026-10/ --json
+
+  # In a script that cron runs on the 2nd of each month (0 6 2 * *): last month's report.
+  # Exit 3: written, but it does not reconcile; tell finance. Exit 1 or 2: it failed.
+  m=$(date -u -d 'last month' +%Y-%m)
+  out=/srv/reports/recon-$m.xlsx
+  nordpay-jobs report reconcile --month "$m" --out "$out"
+  case $? in
+    0) ;;
+    3) echo "The exceptions are in $out" | mail -s "Nord PAY $m does not reconcile" finance@example.com ;;
+    *) echo "report reconcile $m failed" >&2; exit 1 ;;
+  esac`
 
 func newReportReconcileCommand(m *Main) *cobra.Command {
 	var (
