@@ -130,7 +130,9 @@ type Withdrawal struct {
 }
 
 // WithdrawalEntry is the posting rule for a paid withdrawal row: Cr assets (amount), Dr
-// payouts (amount - fee, what the payee received), Dr withdraw fees (fee).
+// payouts (amount - fee, what the payee received), Dr withdraw fees (fee), each with its USD
+// value when both USD values are known and none when either is not. A fee of zero gets no
+// posting unless its USD value is not zero, so that the USD values still balance.
 func (c Chart) WithdrawalEntry(w Withdrawal) Entry {
 	cur := w.Currency
 	e := Entry{
@@ -153,13 +155,14 @@ func (c Chart) WithdrawalEntry(w Withdrawal) Entry {
 	}
 	e.Postings = append(e.Postings,
 		Posting{Account: name(c.Payouts, cur), Type: Expense, Currency: cur, Amount: w.Amount.Sub(w.ServiceFee), AmountUSD: sub(w.AmountUSD, w.ServiceFeeUSD)})
-	if !w.ServiceFee.IsZero() {
+	usdKnown := w.AmountUSD.Valid && w.ServiceFeeUSD.Valid
+	if !w.ServiceFee.IsZero() || (usdKnown && !w.ServiceFeeUSD.Decimal.IsZero()) {
 		e.Postings = append(e.Postings,
 			Posting{Account: name(c.WithdrawFees, cur), Type: Expense, Currency: cur, Amount: w.ServiceFee, AmountUSD: w.ServiceFeeUSD})
 	}
 	e.Postings = append(e.Postings,
 		Posting{Account: name(c.Assets, cur), Type: Asset, Currency: cur, Amount: w.Amount.Neg(), AmountUSD: neg(w.AmountUSD)})
-	if !w.AmountUSD.Valid || !w.ServiceFeeUSD.Valid {
+	if !usdKnown {
 		for i := range e.Postings {
 			e.Postings[i].AmountUSD = decimal.NullDecimal{}
 		}

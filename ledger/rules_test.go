@@ -136,6 +136,77 @@ func TestWithdrawalEntry(t *testing.T) {
 	}
 }
 
+func TestWithdrawalEntryUSD(t *testing.T) {
+	t.Parallel()
+	usd := func(s string) decimal.NullDecimal { return decimal.NewNullDecimal(d(s)) }
+	base := ledger.Withdrawal{ExternalID: "batch-1/ref-9", Currency: "BNBBEP20", Address: "0xabc", Reference: "ref-9",
+		Amount: d("0.04"), ServiceFee: d("0.0007"), AmountUSD: usd("24.5"), ServiceFeeUSD: usd("0.43"),
+		Identifier: "uuid-1", At: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}
+	for _, tc := range []struct {
+		name string
+		mod  func(*ledger.Withdrawal)
+		// want maps each account to "amount usd" ("null" for no USD value).
+		want map[string]string
+	}{
+		{"EachPostingCarriesItsUSDValue", func(*ledger.Withdrawal) {}, map[string]string{
+			"payouts:BNBBEP20":                "0.0393 24.07",
+			"expenses:fees:withdraw:BNBBEP20": "0.0007 0.43",
+			"assets:nordpay:BNBBEP20":         "-0.04 -24.5",
+		}},
+		{"NoAmountUSDMeansNone", func(w *ledger.Withdrawal) { w.AmountUSD = decimal.NullDecimal{} }, map[string]string{
+			"payouts:BNBBEP20":                "0.0393 null",
+			"expenses:fees:withdraw:BNBBEP20": "0.0007 null",
+			"assets:nordpay:BNBBEP20":         "-0.04 null",
+		}},
+		{"NoFeeUSDMeansNone", func(w *ledger.Withdrawal) { w.ServiceFeeUSD = decimal.NullDecimal{} }, map[string]string{
+			"payouts:BNBBEP20":                "0.0393 null",
+			"expenses:fees:withdraw:BNBBEP20": "0.0007 null",
+			"assets:nordpay:BNBBEP20":         "-0.04 null",
+		}},
+		{"NoFeeNoFeePosting", func(w *ledger.Withdrawal) { w.ServiceFee, w.ServiceFeeUSD = decimal.Zero, usd("0") }, map[string]string{
+			"payouts:BNBBEP20":        "0.04 24.5",
+			"assets:nordpay:BNBBEP20": "-0.04 -24.5",
+		}},
+		// A fee too small to show in its currency but quoted in USD keeps the USD values
+		// balanced, on a zero posting.
+		{"FeeZeroButItsUSDNot", func(w *ledger.Withdrawal) { w.ServiceFee = decimal.Zero }, map[string]string{
+			"payouts:BNBBEP20":                "0.04 24.07",
+			"expenses:fees:withdraw:BNBBEP20": "0 0.43",
+			"assets:nordpay:BNBBEP20":         "-0.04 -24.5",
+		}},
+		{"FeeZeroUSDUnknown", func(w *ledger.Withdrawal) { w.ServiceFee, w.AmountUSD = decimal.Zero, decimal.NullDecimal{} }, map[string]string{
+			"payouts:BNBBEP20":        "0.04 null",
+			"assets:nordpay:BNBBEP20": "-0.04 null",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := base
+			tc.mod(&w)
+			e := ledger.DefaultChart().WithdrawalEntry(w)
+			if err := e.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, p := range e.Postings {
+				u := "null"
+				if p.AmountUSD.Valid {
+					u = p.AmountUSD.Decimal.String()
+				}
+				got[p.Account] = p.Amount.String() + " " + u
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("postings %v, want %v", got, tc.want)
+			}
+			for acct, want := range tc.want {
+				if got[acct] != want {
+					t.Errorf("%s: %q, want %q", acct, got[acct], want)
+				}
+			}
+		})
+	}
+}
+
 func TestEntryValidate(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)

@@ -4,15 +4,19 @@ package nordpay
 // ../shared/nordpay-api/ASSUMPTIONS.md describe them. Fields marked "assumed" are not in the
 // vendor documents. Decoding is tolerant: unknown fields are ignored, a missing optional field
 // is its zero value, money is decoded exactly (JSON number, exponent form, or string) into
-// decimal.Decimal, and ids may be JSON numbers or strings.
+// decimal.Decimal, ids may be JSON numbers or strings, integers may be any integral JSON
+// number or a string of one (18, 18.0, 1.8E1, "18"), and flags may be true/false,
+// "true"/"false" (any case), 1/0 or "1"/"0". null is the zero value (nil for a pointer).
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -99,13 +103,26 @@ func (c *CurrencyRef) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		}
 		var cur Currency
 		if err := json.Unmarshal(raw, &cur, decodeOptions); err != nil {
-			return err
+			return relocate(dec, raw, err)
 		}
 		currencyCache.put(raw, cur)
 		c.Currency = cur
 		return nil
 	}
 	return c.UnmarshalJSON(raw)
+}
+
+// relocate makes the position of an error met while decoding raw, the value just read from
+// dec, absolute: "/0/currency/decimals" rather than "/decimals".
+func relocate(dec *jsontext.Decoder, raw []byte, err error) error {
+	var serr *json.SemanticError
+	if !errors.As(err, &serr) {
+		return err
+	}
+	out := *serr
+	out.JSONPointer = dec.StackPointer() + serr.JSONPointer
+	out.ByteOffset += dec.InputOffset() - int64(len(raw))
+	return &out
 }
 
 // currencyCache remembers decoded currency objects by their JSON text. It is bounded: a
@@ -302,6 +319,9 @@ type QuotedPayee struct {
 	Amount        decimal.Decimal `json:"amount"`
 	ServiceFee    decimal.Decimal `json:"service_fee"`
 	ServiceFeeUSD decimal.Decimal `json:"service_fee_usd"`
+	// AmountUSD is the row's own USD value, if the API sends one (not in ASSUMPTIONS.md, whose
+	// quote has amount_usd only for the whole batch); invalid when absent.
+	AmountUSD decimal.NullDecimal `json:"amount_usd,omitzero"`
 }
 
 // MultiWithdrawQuote is the answer of POST /balance/withdraw/multiple/request (assumed shape):
@@ -657,12 +677,191 @@ func decodeAmount(b []byte) (decimal.Decimal, error) {
 	return ParseAmount(string(b))
 }
 
+// ParseInteger parses an integer the API may spell as any integral number: 18, -3, 18.0,
+// 1.8E1, 180E-1, with surrounding spaces. A number with a fraction (18.5), a non-number, or a
+// value outside int64 is an error. It never goes through float64, and a huge exponent costs
+// nothing.
+func ParseInteger(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("integer: empty")
+	}
+	if !validNumber(s) {
+		return 0, fmt.Errorf("integer: %q is not a number", clip(s))
+	}
+	sign := ""
+	switch s[0] {
+	case '-':
+		sign, s = "-", s[1:]
+	case '+':
+		s = s[1:]
+	}
+	mant, exp := s, 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant = s[:i]
+		e, negExp := s[i+1:], false
+		if e[0] == '+' || e[0] == '-' {
+			e, negExp = e[1:], e[0] == '-'
+		}
+		e = strings.TrimLeft(e, "0")
+		if len(e) > 6 {
+			// |exponent| > 999999: zero, or far outside int64, or far from integral.
+			switch {
+			case strings.Trim(mant, "0.") == "":
+				return 0, nil
+			case negExp:
+				return 0, fmt.Errorf("integer: %s is not an integer", clip(sign+s))
+			}
+			return 0, fmt.Errorf("integer: %s is out of range", clip(sign+s))
+		}
+		if e != "" {
+			exp, _ = strconv.Atoi(e) // six digits at most, all digits (validNumber)
+		}
+		if negExp {
+			exp = -exp
+		}
+	}
+	digits := mant
+	if i := strings.IndexByte(mant, '.'); i >= 0 {
+		digits = mant[:i] + mant[i+1:]
+		exp -= len(mant) - i - 1
+	}
+	digits = strings.TrimLeft(digits, "0")
+	if digits == "" {
+		return 0, nil
+	}
+	for len(digits) > 1 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+		exp++
+	}
+	if exp < 0 {
+		return 0, fmt.Errorf("integer: %s is not an integer", clip(sign+s))
+	}
+	if len(digits)+exp > 19 {
+		return 0, fmt.Errorf("integer: %s is out of range", clip(sign+s))
+	}
+	n, err := strconv.ParseInt(sign+digits+strings.Repeat("0", exp), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("integer: %s is out of range", clip(sign+s))
+	}
+	return n, nil
+}
+
+// clip shortens a value quoted in an error to about its first 40 bytes, on a rune boundary.
+func clip(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	cut := 40
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// decodeInteger decodes one JSON value as an integer: an integral number in any spelling, or
+// a string holding one. null is reported as absent.
+func decodeInteger(b []byte) (n int64, present bool, err error) {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return 0, false, nil
+	case b[0] == '"':
+		s, err := strconv.Unquote(string(b))
+		if err != nil {
+			return 0, false, fmt.Errorf("integer: %w", err)
+		}
+		n, err := ParseInteger(s)
+		return n, true, err
+	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
+		n, err := ParseInteger(string(b))
+		return n, true, err
+	}
+	return 0, false, fmt.Errorf("integer: want a number or a numeric string, got %.40s", b)
+}
+
+// ParseFlag parses a flag the API may spell as "true"/"false" in any case, or as the integer
+// 1 or 0 (in any spelling ParseInteger takes), with surrounding spaces. Anything else, "yes"
+// included, is an error: a flag decides what is paid or allowed, so it is never guessed.
+func ParseFlag(s string) (bool, error) {
+	t := strings.TrimSpace(s)
+	switch {
+	case strings.EqualFold(t, "true"):
+		return true, nil
+	case strings.EqualFold(t, "false"):
+		return false, nil
+	}
+	if n, err := ParseInteger(t); err == nil && (n == 0 || n == 1) {
+		return n == 1, nil
+	}
+	return false, fmt.Errorf("flag: %q is not true, false, 1 or 0", clip(s))
+}
+
+// decodeFlag decodes one JSON value as a flag: true/false, 1/0, or a string of either. null
+// is reported as absent.
+func decodeFlag(b []byte) (v, present bool, err error) {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return false, false, nil
+	case string(b) == "true":
+		return true, true, nil
+	case string(b) == "false":
+		return false, true, nil
+	case b[0] == '"':
+		s, err := strconv.Unquote(string(b))
+		if err != nil {
+			return false, false, fmt.Errorf("flag: %w", err)
+		}
+		v, err := ParseFlag(s)
+		return v, true, err
+	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
+		v, err := ParseFlag(string(b))
+		return v, true, err
+	}
+	return false, false, fmt.Errorf("flag: want true, false, 1 or 0, got %.40s", b)
+}
+
 // Wire conventions for encoding/json/v2 (github.com/go-json-experiment/json): decimals are
-// exact JSON numbers both ways; decoding tolerates duplicate names, invalid UTF-8 and unknown
-// members.
+// exact JSON numbers both ways; every int and bool of a wire type takes the tolerant spellings
+// of ParseInteger and ParseFlag (null leaves the zero value; a *bool stays nil); decoding
+// tolerates duplicate names, invalid UTF-8 and unknown members. A value that does not decode
+// is an error naming its JSON path and the value.
 var (
 	decodeOptions = json.JoinOptions(
 		json.WithUnmarshalers(json.JoinUnmarshalers(
+			json.UnmarshalFromFunc(func(dec *jsontext.Decoder, v *int) error {
+				raw, err := dec.ReadValue()
+				if err != nil {
+					return err
+				}
+				n, _, err := decodeInteger(raw)
+				if err != nil {
+					return err
+				}
+				if int64(int(n)) != n {
+					return fmt.Errorf("integer: %s is out of range", clip(string(raw)))
+				}
+				*v = int(n)
+				return nil
+			}),
+			json.UnmarshalFromFunc(func(dec *jsontext.Decoder, v *bool) error {
+				switch dec.PeekKind() {
+				case 't', 'f':
+					tok, err := dec.ReadToken()
+					if err != nil {
+						return err
+					}
+					*v = tok.Bool()
+					return nil
+				}
+				raw, err := dec.ReadValue()
+				if err != nil {
+					return err
+				}
+				*v, _, err = decodeFlag(raw)
+				return err
+			}),
 			json.UnmarshalFromFunc(func(dec *jsontext.Decoder, d *decimal.Decimal) error {
 				v, err := dec.ReadValue()
 				if err != nil {

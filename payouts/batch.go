@@ -735,7 +735,8 @@ func (s *Store) Resolve(ctx context.Context, batch string, n int, outcome Outcom
 
 // book posts one withdrawal entry per row of a confirmed chunk, in the transaction that
 // confirms it: Cr assets (amount), Dr payouts (amount - fee), Dr withdraw fees (fee), under
-// the external id "<batch>/<reference>".
+// the external id "<batch>/<reference>", with the USD values of the confirmed quote
+// (quoteUSD), or none where the quote gives none.
 func (s *Store) book(ctx context.Context, tx *sqlx.Tx, c *Chunk, at time.Time) error {
 	if c.Quote == nil {
 		return fmt.Errorf("payouts: chunk %s/%d: no quote to book", c.Batch, c.N)
@@ -756,8 +757,10 @@ func (s *Store) book(ctx context.Context, tx *sqlx.Tx, c *Chunk, at time.Time) e
 		at = s.now()
 	}
 	chart := s.ledger.Chart()
+	amountsUSD, feesUSD := quoteUSD(c.Quote)
 	for i, r := range rows {
-		q := c.Quote.AddressesAndAmounts[pairs[i]]
+		k := pairs[i]
+		q := c.Quote.AddressesAndAmounts[k]
 		w := ledger.Withdrawal{
 			ExternalID:    c.Batch + "/" + r.Reference,
 			Currency:      c.Currency,
@@ -765,7 +768,8 @@ func (s *Store) book(ctx context.Context, tx *sqlx.Tx, c *Chunk, at time.Time) e
 			Reference:     r.Reference,
 			Amount:        r.Amount,
 			ServiceFee:    q.ServiceFee,
-			ServiceFeeUSD: decimal.NullDecimal{Decimal: q.ServiceFeeUSD, Valid: true},
+			AmountUSD:     amountsUSD[k],
+			ServiceFeeUSD: feesUSD[k],
 			Identifier:    c.Quote.Identifier,
 			At:            at,
 		}
