@@ -88,8 +88,22 @@ func (m *Main) jobKinds(conn *sqlx.DB) (*jobs.Registry, error) {
 	return reg, nil
 }
 
+// checkSchedules parses every job's schedule in its zone. It runs before anything is opened:
+// a mistyped spec is the error an operator sees, not a database that is down at the same time.
+func (m *Main) checkSchedules() error {
+	for _, j := range m.Config.Jobs {
+		if _, err := jobs.ParseSchedule(j.Schedule, j.TimeZone); err != nil {
+			return fmt.Errorf("config: job %s: %v", j.Name, err)
+		}
+	}
+	return nil
+}
+
 // newScheduler plans the configured jobs against the database.
 func (m *Main) newScheduler(ctx context.Context, metrics *jobs.Metrics) (*jobs.Scheduler, error) {
+	if err := m.checkSchedules(); err != nil {
+		return nil, err
+	}
 	conn, err := m.OpenDB(ctx)
 	if err != nil {
 		return nil, err

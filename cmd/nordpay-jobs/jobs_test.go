@@ -295,3 +295,23 @@ jobs:
 	}
 	runOK(t, env, ExitOK, "ledger", "verify")
 }
+
+// TestJobsBadScheduleBeforeDatabase: a mistyped schedule or zone is the error serve and jobs
+// report, also when the database is down at the same time.
+func TestJobsBadScheduleBeforeDatabase(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, job, want string }{
+		{"Zone", `{name: pull, kind: sync, schedule: "*/15 * * * *", time_zone: Mars/Olympus}`, `job pull: time zone "Mars/Olympus"`},
+		{"Spec", `{name: pull, kind: sync, schedule: "61 * * * *"}`, `job pull: schedule "61 * * * *"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := writeConfig(t, "database_url: postgres://nobody@127.0.0.1:1/none?connect_timeout=1\njobs:\n  - "+tc.job+"\n")
+			for _, args := range [][]string{{"serve", "--admin-addr", ""}, {"jobs", "list"}} {
+				code, _, stderr := run(t, nil, append(args, "--config", cfg)...)
+				if code != ExitError || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "unable to connect") {
+					t.Errorf("%v: exit %d, stderr %q; want exit 1 naming %q", args, code, stderr, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -81,6 +81,9 @@ func newServeCommand(m *Main) *cobra.Command {
 
 // serve runs the scheduler until ctx is cancelled (SIGTERM, SIGINT), then drains it.
 func (m *Main) serve(ctx context.Context) error {
+	if err := m.checkSchedules(); err != nil {
+		return err
+	}
 	conn, err := m.OpenDB(ctx)
 	if err != nil {
 		return err
