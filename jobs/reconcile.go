@@ -88,7 +88,7 @@ const (
 	ruleCompleteness = "every paid invoice and wallet transaction Nord PAY lists for the month is booked, once, with the same time, currency, amount and fees; nothing else is booked"
 	ruleBalance      = "the ledger's assets balance with everything booked equals GET /balance/, per currency, exactly"
 	rulePayouts      = "no payout chunk is in an unknown state"
-	ruleQuarantine   = "no record is in quarantine (all quarantined records are listed: quarantine has no resolved state)"
+	ruleQuarantine   = "no quarantined record is unresolved, whatever its month: each unresolved one is listed until a sync books its corrected version or a person dismisses it (nordpay-jobs ledger quarantine resolve); resolved records are counted in the summary, not listed (ledger quarantine list --all shows them)"
 )
 
 // Run makes the report of one month. It reads the ledger in one snapshot, taken as it
@@ -160,7 +160,11 @@ func (r *Reconciler) Run(ctx context.Context, opts ReconcileOptions) (*Reconcile
 	if err != nil {
 		return nil, err
 	}
-	quarantine, err := r.Store.Quarantine(ctx)
+	quarantine, err := r.Store.QuarantinedRecords(ctx, ledger.QuarantineFilter{})
+	if err != nil {
+		return nil, err
+	}
+	quarantineCounts, err := r.Store.CountQuarantine(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +186,7 @@ func (r *Reconciler) Run(ctx context.Context, opts ReconcileOptions) (*Reconcile
 		checkCompleteness(cres, p),
 		b.checkBalance(),
 		payoutsCheck,
-		checkQuarantine(quarantine),
+		checkQuarantine(quarantine, quarantineCounts),
 	}
 	res.Report = rep
 	res.Ledger = time.Since(started)
@@ -541,7 +545,8 @@ func reconShorten(raw string) string {
 	return strings.ToValidUTF8(raw[:maxRawInReport], "") + "…"
 }
 
-func checkQuarantine(records []ledger.Quarantined) exporters.ReconciliationCheck {
+// checkQuarantine lists the unresolved records; the resolved ones are only counted.
+func checkQuarantine(records []ledger.Quarantined, counts ledger.QuarantineCounts) exporters.ReconciliationCheck {
 	c := exporters.ReconciliationCheck{Name: exporters.CheckQuarantine, Rule: ruleQuarantine, Total: len(records)}
 	for _, q := range records {
 		raw := reconShorten(string(q.Raw))
@@ -551,11 +556,12 @@ func checkQuarantine(records []ledger.Quarantined) exporters.ReconciliationCheck
 		}
 		c.Exceptions = append(c.Exceptions, exporters.ReconciliationException{
 			Kind: q.Reason, Source: q.Source, ID: q.ExternalID, At: q.FirstSeen, Field: "record",
-			Detail: fmt.Sprintf("%sseen %d time(s), first %s, last %s; raw %s", detail, q.SeenCount,
-				q.FirstSeen.Format(time.RFC3339), q.LastSeen.Format(time.RFC3339), raw),
+			Detail: fmt.Sprintf("%sseen %d time(s), first %s, last %s; quarantined record %d: resolved when a sync books its corrected version, or dismiss it: nordpay-jobs ledger quarantine resolve %d --by NAME --note WHY; raw %s",
+				detail, q.SeenCount, q.FirstSeen.Format(time.RFC3339), q.LastSeen.Format(time.RFC3339), q.ID, q.ID, raw),
 		})
 	}
 	c.Status = reconStatus(len(records) > 0)
-	c.Summary = fmt.Sprintf("%d record(s) in quarantine", len(records))
+	c.Summary = fmt.Sprintf("%d unresolved record(s) in quarantine; %d resolved (%d booked once corrected, %d dismissed), not listed",
+		len(records), counts.Booked+counts.Dismissed, counts.Booked, counts.Dismissed)
 	return c
 }

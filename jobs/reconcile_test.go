@@ -120,7 +120,7 @@ func TestReconcileCleanMonth(t *testing.T) {
 		exporters.CheckBalance: exporters.CheckPassed, exporters.CheckPayouts: exporters.CheckNotApplicable,
 		exporters.CheckQuarantine: exporters.CheckPassed,
 	})
-	if c := rep.Check(exporters.CheckPayouts); !strings.Contains(c.Summary, "not applicable: no payout batches") {
+	if c := rep.Check(exporters.CheckPayouts); !strings.Contains(c.Summary, "not applicable: payout chunks were not looked at") {
 		t.Errorf("payouts check says %q", c.Summary)
 	}
 

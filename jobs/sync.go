@@ -4,10 +4,12 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nordpay/nordpay-jobs/ledger"
@@ -63,6 +65,9 @@ type Progress interface {
 // WindowResult counts what one window did.
 type WindowResult struct {
 	Fetched, Booked, AlreadyBooked, Unpaid, Quarantined int64
+	// QuarantineResolved counts the quarantined records resolved because the window booked
+	// their corrected version.
+	QuarantineResolved int64
 }
 
 // SyncResult is what a run did; its JSON form is the contract of `sync --json`.
@@ -80,6 +85,9 @@ type SyncResult struct {
 	Totals []CurrencyTotal `json:"totals"`
 	// QuarantineReasons counts this run's quarantined records by reason.
 	QuarantineReasons map[string]int64 `json:"quarantine_reasons,omitempty"`
+	// QuarantineResolved counts the quarantined records (of earlier runs or this one)
+	// resolved because this run booked their corrected version.
+	QuarantineResolved int64 `json:"quarantine_resolved,omitempty"`
 }
 
 // SourceRange is the span one source was pulled over.
@@ -239,6 +247,7 @@ func (s *Syncer) runSource(ctx context.Context, p plan, opts SyncOptions, known 
 			wr.Booked = int64(pw.res.Booked)
 			wr.AlreadyBooked = int64(pw.res.AlreadyBooked)
 			wr.Quarantined = int64(pw.res.Quarantined)
+			wr.QuarantineResolved = int64(pw.res.QuarantineResolved)
 			s.addTotals(totals, pw.res.Totals)
 		} else {
 			wr = WindowResult{}
@@ -253,6 +262,7 @@ func (s *Syncer) runSource(ctx context.Context, p plan, opts SyncOptions, known 
 		res.AlreadyBooked += wr.AlreadyBooked
 		res.Unpaid += wr.Unpaid
 		res.Quarantined += wr.Quarantined
+		res.QuarantineResolved += wr.QuarantineResolved
 		if pw.err != nil {
 			return &WindowError{Source: p.source, Window: pw.w, Err: pw.err}
 		}
@@ -263,7 +273,8 @@ func (s *Syncer) runSource(ctx context.Context, p plan, opts SyncOptions, known 
 		logger.LogAttrs(ctx, slog.LevelInfo, "sync: window booked", slog.String("source", p.source),
 			slog.Time("from", pw.w.Start), slog.Time("to", pw.w.End), slog.Int64("fetched", wr.Fetched),
 			slog.Int64("booked", wr.Booked), slog.Int64("already_booked", wr.AlreadyBooked),
-			slog.Int64("unpaid", wr.Unpaid), slog.Int64("quarantined", wr.Quarantined))
+			slog.Int64("unpaid", wr.Unpaid), slog.Int64("quarantined", wr.Quarantined),
+			slog.Int64("quarantine_resolved", wr.QuarantineResolved))
 		if s.Progress != nil {
 			s.Progress.WindowDone(p.source, pw.w, wr)
 		}
@@ -339,7 +350,8 @@ func (s *Syncer) fillBatch(ctx context.Context, pw *pendingWindow, source string
 		switch {
 		case errors.As(err, &rec):
 			pw.wr.Fetched++
-			pw.batch.Quarantine(ledger.Quarantined{Source: source, Reason: ledger.ReasonUndecodable, Detail: rec.Err.Error(), Raw: rec.Raw})
+			pw.batch.Quarantine(ledger.Quarantined{Source: source, ExternalID: rawID(rec.Raw), Reason: ledger.ReasonUndecodable,
+				Detail: rec.Err.Error(), Raw: rec.Raw})
 			pw.reasons[ledger.ReasonUndecodable]++
 			continue
 		case err != nil:
@@ -365,6 +377,21 @@ func (s *Syncer) fillBatch(ctx context.Context, pw *pendingWindow, source string
 		}
 	}
 	return nil
+}
+
+// rawID returns the id of an undecodable record when its "id" alone still reads as one
+// (the record broke elsewhere), spelled as a decoded transaction's id is, so that booking
+// the corrected record later resolves the quarantined one; otherwise "".
+func rawID(raw []byte) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return ""
+	}
+	var id nordpay.ID
+	if f, ok := fields["id"]; !ok || id.UnmarshalJSON(f) != nil {
+		return ""
+	}
+	return strings.TrimSpace(id.String())
 }
 
 // addTotals folds newly booked per-account sums into per-currency gross, fees and net.

@@ -33,8 +33,9 @@ const batchSettings = `SELECT set_config('work_mem', '128MB', true), set_config(
 
 // A Batch loads many entries in one database transaction, at COPY speed: entries are copied
 // into a staging table as they come, one row each, and Commit books those not yet booked,
-// with their postings, in one statement, then the quarantined records and the watermarks,
-// then commits. Nothing is held in memory per entry (quarantined records excepted), so a
+// with their postings, in one statement, then stores the quarantined records and resolves
+// those whose corrected version it booked (a statement each), then the watermarks, then
+// commits. Nothing is held in memory per entry (quarantined records excepted), so a
 // window of any size loads in flat memory. Either everything of the batch is booked, or
 // nothing is.
 //
@@ -68,6 +69,9 @@ type BatchResult struct {
 	// Quarantined is the number of distinct records quarantined in this batch, new or seen
 	// again.
 	Quarantined int
+	// QuarantineResolved is the number of quarantined records resolved as booked because
+	// this batch booked their (source, external id).
+	QuarantineResolved int
 	// Totals are the sums of the postings newly booked, per account, sorted by account name.
 	Totals []AccountTotal
 }
@@ -81,22 +85,6 @@ type AccountTotal struct {
 	Entries int
 	// Amount and AmountUSD are the sums of those postings (USD where known).
 	Amount, AmountUSD decimal.Decimal
-}
-
-// Quarantined is a record that could not be booked, kept with the reason for a person.
-type Quarantined struct {
-	Source     string
-	ExternalID string
-	Reason     string
-	Detail     string
-	// Raw is the record as received; its SHA-256 identifies it, so a record pulled again
-	// is counted, not stored twice. It is stored as text: invalid UTF-8 and NUL bytes are
-	// replaced by U+FFFD.
-	Raw []byte
-	// FirstSeen, LastSeen and SeenCount are kept by the store; when quarantining, zero times
-	// mean now and a zero count means once.
-	FirstSeen, LastSeen time.Time
-	SeenCount           int
 }
 
 // The staging table: one row per entry, postings as columns (account id, amount, USD value
@@ -343,8 +331,9 @@ const (
 )
 
 // Commit books the batch: the entries not yet booked and their postings, then the
-// quarantined records, then the watermarks, then commits. On error nothing is booked and
-// the batch is rolled back.
+// quarantined records; when it booked anything, it resolves the quarantined records whose
+// (source, external id) is now booked since they were first seen (resolveBooked); then the
+// watermarks, then commits. On error nothing is booked and the batch is rolled back.
 func (b *Batch) Commit(ctx context.Context) (BatchResult, error) {
 	res := BatchResult{Staged: b.staged}
 	if b.done {
@@ -367,6 +356,11 @@ func (b *Batch) Commit(ctx context.Context) (BatchResult, error) {
 		return res, b.fail(err)
 	}
 	res.Quarantined = n
+	if res.Booked > 0 {
+		if res.QuarantineResolved, err = b.resolveBookedQuarantine(ctx); err != nil {
+			return res, b.fail(err)
+		}
+	}
 	if err := b.commitWatermarks(ctx); err != nil {
 		return res, b.fail(err)
 	}

@@ -299,34 +299,6 @@ func (s *Store) Currencies(ctx context.Context) (map[string]nordpay.Currency, er
 	return out, nil
 }
 
-// Quarantine returns every quarantined record, the most recently seen first, for a person
-// to look at.
-func (s *Store) Quarantine(ctx context.Context) ([]Quarantined, error) {
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT source, external_id, reason, detail, raw, first_seen_at, last_seen_at, seen_count
-		FROM quarantined_records
-		ORDER BY last_seen_at DESC, id DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: unable to read the quarantine: %w", err)
-	}
-	defer rows.Close()
-	var out []Quarantined
-	for rows.Next() {
-		var q Quarantined
-		var raw string
-		if err := rows.Scan(&q.Source, &q.ExternalID, &q.Reason, &q.Detail, &raw, &q.FirstSeen, &q.LastSeen, &q.SeenCount); err != nil {
-			return nil, fmt.Errorf("ledger: unable to read the quarantine: %w", err)
-		}
-		q.Raw = []byte(raw)
-		q.FirstSeen, q.LastSeen = q.FirstSeen.UTC(), q.LastSeen.UTC()
-		out = append(out, q)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("ledger: unable to read the quarantine: %w", err)
-	}
-	return out, nil
-}
-
 // Balance is one account's balance at a time, the figure `ledger balances` prints.
 type Balance struct {
 	Account  string

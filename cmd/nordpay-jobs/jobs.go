@@ -93,7 +93,7 @@ func (m *Main) jobKinds(conn *sqlx.DB) (*jobs.Registry, error) {
 func (m *Main) checkSchedules() error {
 	for _, j := range m.Config.Jobs {
 		if _, err := jobs.ParseSchedule(j.Schedule, j.TimeZone); err != nil {
-			return fmt.Errorf("config: job %s: %v", j.Name, err)
+			return fmt.Errorf("jobs: job %s: %v", j.Name, err)
 		}
 	}
 	return nil

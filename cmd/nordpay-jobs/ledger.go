@@ -13,10 +13,10 @@ import (
 func newLedgerCommand(m *Main) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ledger",
-		Short: "Inspect the ledger: balances, invariant checks",
+		Short: "Inspect the ledger: balances, invariant checks, the quarantine",
 		Args:  argsUsage(cobra.NoArgs),
 	}
-	cmd.AddCommand(newLedgerBalancesCommand(m), newLedgerVerifyCommand(m))
+	cmd.AddCommand(newLedgerBalancesCommand(m), newLedgerVerifyCommand(m), newLedgerQuarantineCommand(m))
 	return cmd
 }
 

@@ -44,7 +44,9 @@ Checks, each with its exceptions:
   unknown payouts  no payout chunk is in an unknown state (a confirm whose answer was lost:
                    money may have left without a withdrawal entry); each one is listed,
                    whatever its month, until someone runs payouts resolve
-  quarantine       every quarantined record (quarantine has no resolved state yet)
+  quarantine       no quarantined record is unresolved, whatever its month: each unresolved
+                   one is listed until a sync books its corrected version or someone runs
+                   ledger quarantine resolve; resolved ones are counted, not listed
 
 Exit 0 when every check passes, 3 when any fails (the report is written either way), 1 on
 error, 2 on a wrong command line. The ledger is read in one snapshot as the command starts;

@@ -160,7 +160,10 @@ func printSyncSummary(w io.Writer, r jobs.SyncResult) {
 			reasons = append(reasons, fmt.Sprintf("%d %s", n, reason))
 		}
 		sort.Strings(reasons)
-		fmt.Fprintf(w, "quarantined records (not booked; listed in the reconciliation report): %s\n", strings.Join(reasons, ", "))
+		fmt.Fprintf(w, "quarantined records (not booked; see nordpay-jobs ledger quarantine): %s\n", strings.Join(reasons, ", "))
+	}
+	if r.QuarantineResolved > 0 {
+		fmt.Fprintf(w, "%d quarantined record(s) resolved by booking their corrected version\n", r.QuarantineResolved)
 	}
 }
 
