@@ -62,6 +62,10 @@ type ReadOptions struct {
 	// the defaults the reader documents.
 	MaxRows                    int
 	MaxBytes, MaxUnzippedBytes int64
+	// Progress, if set, is called with the number of payout rows read so far, every 1,024
+	// rows and once at the end with them all (for a progress bar: the total is not known
+	// before). It runs on ReadSheet's goroutine and should return quickly.
+	Progress func(rows int)
 }
 
 // Total is the control total of one currency: what approval is bound to.
@@ -98,4 +102,8 @@ type ValidationEnv struct {
 	Limits      Limits
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// Progress, if set, is called with the rows validated so far of all the rows read:
+	// first with none, then every 1,024 rows, and last with them all (for a progress bar).
+	// It runs on Validate's goroutine and should return quickly.
+	Progress func(done, total int)
 }

@@ -25,6 +25,10 @@ const (
 	DefaultMaxUnzippedBytes = 256 << 20
 )
 
+// progressEvery is how many rows ReadSheet and Validate handle between two calls of their
+// Progress callback: often enough for a bar, rare enough to cost nothing.
+const progressEvery = 1024
+
 // Errors of ReadSheet for a file that cannot be read at all, for errors.Is. Everything else
 // (a missing column, a bad amount on row 7) is a RowError in Sheet.Errors.
 var (
@@ -323,6 +327,9 @@ func (b *builder) add(line int, cells []cell, hidden bool) error {
 	if b.dataRow > b.opts.MaxRows {
 		return fmt.Errorf("payouts: %s: %w: more than %d payout rows (row %d)", b.sh.Name, ErrSheetTooLarge, b.opts.MaxRows, line)
 	}
+	if b.opts.Progress != nil && b.dataRow%progressEvery == 0 {
+		b.opts.Progress(b.dataRow)
+	}
 	texts := make([]string, len(cells))
 	for i := range cells {
 		c := &cells[i]
@@ -500,8 +507,11 @@ func (b *builder) amount(c cell, text string) (decimal.Decimal, string) {
 	return parseAmountText(text, b.opts.DecimalComma)
 }
 
-// finish adds the sheet-level errors found at the end.
+// finish adds the sheet-level errors found at the end, and reports the rows read.
 func (b *builder) finish() {
+	if b.opts.Progress != nil && (b.dataRow == 0 || b.dataRow%progressEvery != 0) {
+		b.opts.Progress(b.dataRow) // unless add has just said it
+	}
 	switch {
 	case b.raw.headerLine == 0:
 		b.sheetError("", "the sheet is empty: it needs a header row (%s) and payout rows below it", strings.Join(Columns, ", "))

@@ -25,7 +25,7 @@ var benchSheets sync.Map
 
 // benchSheet is a payout sheet of n rows: USDTTRC20 to two addresses, amounts as numbers in
 // XLSX (10.01, 10.02...; all distinct), names and notes.
-func benchSheet(b *testing.B, format string, n int) []byte {
+func benchSheet(b testing.TB, format string, n int) []byte {
 	key := fmt.Sprint(format, n)
 	if v, ok := benchSheets.Load(key); ok {
 		return v.([]byte)

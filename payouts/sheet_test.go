@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -482,6 +484,40 @@ func TestReadSheetLimits(t *testing.T) {
 			if _, err := payouts.ReadSheet(name, bytes.NewReader(data), payouts.ReadOptions{}); !errors.Is(err, payouts.ErrNotASheet) {
 				t.Errorf("%s: err %v", name, err)
 			}
+		}
+	})
+}
+
+// TestReadSheetProgress reads sheets of 2,500 and 2,048 rows with a progress callback: it is
+// told the rows read every 1,024 rows, then once with them all, in XLSX and in CSV.
+func TestReadSheetProgress(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"xlsx", "csv"} {
+		for _, n := range []int{2500, 2048} {
+			t.Run(fmt.Sprintf("%s-%d", format, n), func(t *testing.T) {
+				t.Parallel()
+				var calls []int
+				sh := readBytes(t, "progress."+format, benchSheet(t, format, n),
+					payouts.ReadOptions{Progress: func(rows int) { calls = append(calls, rows) }})
+				if len(sh.Rows) != n || len(sh.Errors) > 0 {
+					t.Fatalf("%d rows, errors %v", len(sh.Rows), sh.Errors)
+				}
+				want := []int{1024, 2048}
+				if n != 2048 {
+					want = append(want, n)
+				}
+				if !slices.Equal(calls, want) {
+					t.Errorf("progress %v, want %v", calls, want)
+				}
+			})
+		}
+	}
+	t.Run("NoRows", func(t *testing.T) {
+		t.Parallel()
+		var calls []int
+		readString(t, "empty.csv", corpusHeader+"\n", payouts.ReadOptions{Progress: func(rows int) { calls = append(calls, rows) }})
+		if !slices.Equal(calls, []int{0}) {
+			t.Errorf("progress %v, want [0]", calls)
 		}
 	})
 }

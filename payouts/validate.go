@@ -38,9 +38,12 @@ func Validate(ctx context.Context, sheet *Sheet, env ValidationEnv) (errs []RowE
 	repeats := map[string]int{}
 	for i := range rows {
 		r := &rows[i]
-		if i%1024 == 0 {
+		if i%progressEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, nil, err
+			}
+			if env.Progress != nil {
+				env.Progress(i, len(rows))
 			}
 		}
 		cur, known := v.currency(r)
@@ -67,6 +70,9 @@ func Validate(ctx context.Context, sheet *Sheet, env ValidationEnv) (errs []RowE
 				}
 			}
 		}
+	}
+	if env.Progress != nil {
+		env.Progress(len(rows), len(rows))
 	}
 	for _, lines := range refs {
 		if len(lines) < 2 {

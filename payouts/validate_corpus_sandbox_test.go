@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,6 +100,28 @@ func TestBadSheetsAgainstTheSandbox(t *testing.T) {
 	var rows int
 	if err := b.db.Get(&rows, `SELECT count(*) FROM payout_rows r JOIN payout_batches b ON b.id = r.batch_id WHERE b.state = 'rejected'`); err != nil || rows != 0 {
 		t.Errorf("rejected batches hold %d rows (%v)", rows, err)
+	}
+}
+
+// TestValidateProgressAgainstTheSandbox validates a sheet of 2,500 rows the way `payouts
+// import` does (the sandbox over HTTP, recent payouts from the store) with a progress
+// callback: first no row of them all, then every 1,024 rows, last them all.
+func TestValidateProgressAgainstTheSandbox(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := sandboxEnv(t, b)
+	const n = 2500
+	sh, err := payouts.ReadSheet("progress.csv", bytes.NewReader(benchSheet(t, "csv", n)), payouts.ReadOptions{})
+	if err != nil || len(sh.Rows) != n {
+		t.Fatalf("ReadSheet: %v", err)
+	}
+	var calls [][2]int
+	env.Progress = func(done, total int) { calls = append(calls, [2]int{done, total}) }
+	if _, _, err := payouts.Validate(context.Background(), sh, env); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if want := [][2]int{{0, n}, {1024, n}, {2048, n}, {n, n}}; !slices.Equal(calls, want) {
+		t.Errorf("progress %v, want %v", calls, want)
 	}
 }
 
