@@ -358,7 +358,8 @@ func (c *Config) applyEnv(getenv func(string) string) {
 }
 
 // Set changes one setting and records where its value came from ("flag --base-url"), so that
-// Validate can say which source to fix.
+// Validate can say which source to fix. A source that starts with FlagSource marks a value
+// given on the command line (see Problem.FromFlag).
 func (c *Config) Set(key, source string, apply func(*Config)) {
 	apply(c)
 	if c.sources == nil {
@@ -376,12 +377,15 @@ func (c *Config) Source(key string) string {
 	return "default"
 }
 
+// FlagSource starts the source of a setting given by a command-line flag: "flag --base-url".
+const FlagSource = "flag "
+
 // Validate checks every setting and reports all problems at once, each naming the setting and
 // the source of its value.
 func (c *Config) Validate() error {
-	var errs []string
+	var errs []Problem
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Sprintf("%s: %s (from %s)", key, fmt.Sprintf(format, args...), c.Source(key)))
+		errs = append(errs, Problem{Key: key, Message: fmt.Sprintf(format, args...), Source: c.Source(key)})
 	}
 	if u, err := url.Parse(c.NordPay.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("nordpay.base_url", "%q is not an absolute http(s) URL", c.NordPay.BaseURL)
@@ -439,19 +443,53 @@ func (c *Config) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	sort.Strings(errs)
+	sort.Slice(errs, func(i, j int) bool { return errs[i].String() < errs[j].String() })
 	return &ValidationError{Problems: errs}
 }
 
+// Problem is one setting that does not validate, with where its value came from, so that a
+// caller can tell a wrong command line from a wrong file or environment.
+type Problem struct {
+	// Key is the dotted setting, "log.level".
+	Key string
+	// Message says what is wrong with the value.
+	Message string
+	// Source is where the value came from: "default", "file PATH", "env NAME" or "flag --NAME".
+	Source string
+}
+
+// String reads "key: what is wrong (from source)".
+func (p Problem) String() string {
+	return fmt.Sprintf("%s: %s (from %s)", p.Key, p.Message, p.Source)
+}
+
+// FromFlag reports whether the value came from a command-line flag.
+func (p Problem) FromFlag() bool { return strings.HasPrefix(p.Source, FlagSource) }
+
 // ValidationError lists every problem of a configuration.
 type ValidationError struct {
-	// Problems are lines "key: what is wrong (from source)".
-	Problems []string
+	// Problems are in the order of their text.
+	Problems []Problem
 }
 
 // Error joins the problems on one line.
 func (e *ValidationError) Error() string {
-	return "config: " + strings.Join(e.Problems, "; ")
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "config: " + strings.Join(lines, "; ")
+}
+
+// FromFlag reports whether any problem's value came from a command-line flag: the command
+// line is wrong, whatever else is.
+func (e *ValidationError) FromFlag() bool {
+	for _, p := range e.Problems {
+		if p.FromFlag() {
+			return true
+		}
+	}
+	return false
 }
 
 // RequireDatabase reports a clear error when no database is configured.

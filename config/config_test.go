@@ -137,6 +137,55 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func TestValidationErrorSources(t *testing.T) {
+	t.Parallel()
+	load := func(t *testing.T) config.Config {
+		t.Helper()
+		c, err := config.Load(writeFile(t, "log:\n  format: xml\n"), env(map[string]string{config.EnvBaseURL: "ftp://x"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	problems := func(t *testing.T, c config.Config) *config.ValidationError {
+		t.Helper()
+		var ve *config.ValidationError
+		if err := c.Validate(); !errors.As(err, &ve) {
+			t.Fatalf("Validate = %v, want a *ValidationError", err)
+		}
+		return ve
+	}
+	t.Run("FileAndEnvAreNotFlags", func(t *testing.T) {
+		t.Parallel()
+		ve := problems(t, load(t))
+		if ve.FromFlag() {
+			t.Fatalf("FromFlag() = true for %v", ve)
+		}
+		for _, p := range ve.Problems {
+			if p.FromFlag() || p.Source == "" || !strings.Contains(ve.Error(), p.String()) {
+				t.Errorf("problem %+v", p)
+			}
+		}
+	})
+	t.Run("FlagNamed", func(t *testing.T) {
+		t.Parallel()
+		c := load(t)
+		c.Set("log.level", config.FlagSource+"--log-level", func(c *config.Config) { c.Log.Level = "bogus" })
+		ve := problems(t, c)
+		if !ve.FromFlag() || len(ve.Problems) != 3 {
+			t.Fatalf("FromFlag() = %v, problems %+v", ve.FromFlag(), ve.Problems)
+		}
+		for _, p := range ve.Problems {
+			if p.FromFlag() != (p.Key == "log.level") {
+				t.Errorf("problem %+v: FromFlag() = %v", p, p.FromFlag())
+			}
+		}
+		if want := `log.level: "bogus" is not one of debug, info, warn, error (from flag --log-level)`; !strings.Contains(ve.Error(), want) {
+			t.Errorf("error %q lacks %q", ve, want)
+		}
+	})
+}
+
 func TestAPIKeyStaysSecret(t *testing.T) {
 	t.Parallel()
 	c, err := config.Load("", env(map[string]string{config.EnvAPIKey: "super-secret-key", config.EnvBaseURL: "nope"}))

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 //go:embed migrations/*.sql
@@ -257,6 +259,75 @@ func Applied(ctx context.Context, db *sql.DB) ([]Migration, error) {
 		return nil, nil
 	}
 	return queryApplied(ctx, db)
+}
+
+// SchemaVersion returns the highest migration version applied to the database and how many
+// migrations are applied, in one query; 0, 0 for a database that was never migrated.
+func SchemaVersion(ctx context.Context, db *sql.DB) (version, count int, err error) {
+	err = db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0), count(*) FROM schema_migrations`).Scan(&version, &count)
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == undefinedTable {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("db: unable to read the schema version: %w", err)
+	}
+	return version, count, nil
+}
+
+// undefinedTable is PostgreSQL's SQLSTATE for a table that does not exist.
+const undefinedTable = "42P01"
+
+// ErrSchemaOutdated means the database lacks migrations this binary has: every command that
+// uses the schema refuses to run until `nordpay-jobs migrate` has brought it up to date,
+// rather than fail later on a missing table or column.
+var ErrSchemaOutdated = errors.New("db: the database schema is older than this build")
+
+// SchemaError says which schema version a database has and which this build needs. It
+// matches ErrSchemaOutdated.
+type SchemaError struct {
+	// Where names the database, its password redacted (RedactURL).
+	Where string
+	// Have is the highest migration applied, 0 for none; Applied counts them.
+	Have, Applied int
+	// Need is the highest migration this build has; Known counts them.
+	Need, Known int
+}
+
+// Error tells the operator what to run.
+func (e *SchemaError) Error() string {
+	if e.Have >= e.Need { // every version is there but one in between (see ErrOutOfOrder)
+		return fmt.Sprintf("the database at %s has %d of the %d migrations of schema version %d: run nordpay-jobs migrate",
+			e.Where, e.Applied, e.Known, e.Need)
+	}
+	return fmt.Sprintf("the database at %s has schema version %d, this build needs %d: run nordpay-jobs migrate", e.Where, e.Have, e.Need)
+}
+
+// Is makes errors.Is(err, ErrSchemaOutdated) hold.
+func (e *SchemaError) Is(target error) bool { return target == ErrSchemaOutdated }
+
+// CheckSchema returns a *SchemaError when the database lacks a migration this build has, so
+// that a command says "run nordpay-jobs migrate" instead of failing on a missing relation.
+// where names the database in the error; pass it through RedactURL. A database ahead of this
+// build passes: migrations add to the schema, and replicas of an older build keep running
+// while a newer one rolls out (migrate itself refuses such a database, see ErrUnknownVersion).
+func CheckSchema(ctx context.Context, db *sql.DB, where string) error {
+	known, err := Migrations()
+	if err != nil {
+		return err
+	}
+	need := 0
+	if len(known) > 0 {
+		need = known[len(known)-1].Version
+	}
+	have, applied, err := SchemaVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	if have > need || have == need && applied >= len(known) {
+		return nil
+	}
+	return &SchemaError{Where: where, Have: have, Applied: applied, Need: need, Known: len(known)}
 }
 
 // querier is what queryApplied needs from a *sql.DB or a *sql.Tx.

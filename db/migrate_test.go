@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -182,4 +183,64 @@ func TestMigrate(t *testing.T) {
 			t.Errorf("error %q does not name the unknown migration", err)
 		}
 	})
+}
+
+func TestCheckSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	known := knownMigrations(t)
+	latest := known[len(known)-1].Version
+	const where = "postgres://app:xxxxx@db/books"
+
+	t.Run("NeverMigratedIsVersionZero", func(t *testing.T) {
+		t.Parallel()
+		conn := dbtest.Empty(t)
+		if v, n, err := db.SchemaVersion(ctx, conn.DB); v != 0 || n != 0 || err != nil {
+			t.Fatalf("SchemaVersion = %d, %d, %v; want 0, 0, nil", v, n, err)
+		}
+		err := db.CheckSchema(ctx, conn.DB, where)
+		var se *db.SchemaError
+		if !errors.As(err, &se) || !errors.Is(err, db.ErrSchemaOutdated) || se.Have != 0 || se.Need != latest {
+			t.Fatalf("CheckSchema = %v", err)
+		}
+		want := "the database at " + where + " has schema version 0, this build needs " + strconv.Itoa(latest) + ": run nordpay-jobs migrate"
+		if err.Error() != want {
+			t.Fatalf("error %q, want %q", err, want)
+		}
+	})
+
+	t.Run("MigratedPasses", func(t *testing.T) {
+		t.Parallel()
+		conn := dbtest.New(t)
+		if v, n, err := db.SchemaVersion(ctx, conn.DB); v != latest || n != len(known) || err != nil {
+			t.Fatalf("SchemaVersion = %d, %d, %v; want %d, %d, nil", v, n, err, latest, len(known))
+		}
+		if err := db.CheckSchema(ctx, conn.DB, where); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	for _, tc := range []struct {
+		outcome, change, says string
+		outdated              bool
+	}{
+		{"BehindNamesBothVersions", `DELETE FROM schema_migrations WHERE version = ` + strconv.Itoa(latest),
+			"has schema version " + strconv.Itoa(latest-1) + ", this build needs " + strconv.Itoa(latest), true},
+		{"GapIsOutdated", `DELETE FROM schema_migrations WHERE version = 1`,
+			"has " + strconv.Itoa(len(known)-1) + " of the " + strconv.Itoa(len(known)) + " migrations", true},
+		{"AheadPasses", `INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')`, "", false},
+	} {
+		t.Run(tc.outcome, func(t *testing.T) {
+			t.Parallel()
+			conn := dbtest.New(t)
+			if _, err := conn.ExecContext(ctx, tc.change); err != nil {
+				t.Fatal(err)
+			}
+			err := db.CheckSchema(ctx, conn.DB, where)
+			if errors.Is(err, db.ErrSchemaOutdated) != tc.outdated || tc.outdated && !strings.Contains(err.Error(), tc.says) ||
+				!tc.outdated && err != nil {
+				t.Fatalf("CheckSchema = %v; want outdated %v saying %q", err, tc.outdated, tc.says)
+			}
+		})
+	}
 }

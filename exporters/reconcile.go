@@ -102,10 +102,13 @@ type ReconciliationCurrency struct {
 	// Opening and Closing are the assets balance at the month's start and end.
 	Opening, Closing decimal.Decimal
 	// Receipts are gross amounts paid by customers; fees, payouts and payout fees what they
-	// cost; Other the postings on accounts outside the chart (debits positive).
+	// cost; OpeningBalances what opening balances booked in the month brought in (what
+	// Nord PAY held before the first synced day, a movement of its own, not a receipt);
+	// Other the postings on accounts outside the chart (debits positive).
 	InvoiceReceipts, WalletReceipts decimal.Decimal
 	NetworkFees, ServiceFees        decimal.Decimal
 	Payouts, PayoutFees             decimal.Decimal
+	OpeningBalances                 decimal.Decimal
 	Other                           decimal.Decimal
 	// Counts of booked invoice and wallet payments and payout rows.
 	InvoiceCount, WalletCount, PayoutCount int64
@@ -127,9 +130,10 @@ func (c ReconciliationCurrency) Receipts() decimal.Decimal {
 	return c.InvoiceReceipts.Add(c.WalletReceipts)
 }
 
-// ExpectedClosing is opening + receipts - network fees - service fees - payouts - payout fees.
+// ExpectedClosing is opening + opening balances booked + receipts - network fees - service
+// fees - payouts - payout fees.
 func (c ReconciliationCurrency) ExpectedClosing() decimal.Decimal {
-	return c.Opening.Add(c.Receipts()).Sub(c.NetworkFees).Sub(c.ServiceFees).Sub(c.Payouts).Sub(c.PayoutFees)
+	return c.Opening.Add(c.OpeningBalances).Add(c.Receipts()).Sub(c.NetworkFees).Sub(c.ServiceFees).Sub(c.Payouts).Sub(c.PayoutFees)
 }
 
 // Difference is Closing - ExpectedClosing; zero when the movements explain the closing
@@ -457,15 +461,15 @@ func (r *Reconciliation) summarySheet() reconSheet {
 		"Generated " + r.GeneratedAt.UTC().Format(time.RFC3339),
 	}}
 	s.tables = append(s.tables, reconTable{
-		title: "Movements per currency: opening + receipts - fees - payouts - payout fees = closing",
+		title: "Movements per currency: opening + opening balances booked + receipts - fees - payouts - payout fees = closing",
 		columns: reconCols("Currency", 12, "Opening", 18, "Invoice receipts", 18, "Invoice payments", 10, "Wallet receipts", 18,
 			"Wallet payments", 10, "Network fees", 16, "Service fees", 16, "Payouts", 18, "Payout rows", 10,
-			"Payout fees", 16, "Other (outside the chart)", 16, "Closing", 18, "Expected closing", 18, "Difference", 16),
+			"Payout fees", 16, "Opening balances booked", 18, "Other (outside the chart)", 16, "Closing", 18, "Expected closing", 18, "Difference", 16),
 		rows: reconRowsOf(r.Currencies, func(c ReconciliationCurrency) []reconCell {
 			p := c.Decimals
 			return []reconCell{rcText(c.Currency), rcAmount(c.Opening, p), rcAmount(c.InvoiceReceipts, p), rcCount(c.InvoiceCount),
 				rcAmount(c.WalletReceipts, p), rcCount(c.WalletCount), rcAmount(c.NetworkFees, p), rcAmount(c.ServiceFees, p),
-				rcAmount(c.Payouts, p), rcCount(c.PayoutCount), rcAmount(c.PayoutFees, p), rcAmount(c.Other, p),
+				rcAmount(c.Payouts, p), rcCount(c.PayoutCount), rcAmount(c.PayoutFees, p), rcAmount(c.OpeningBalances, p), rcAmount(c.Other, p),
 				rcAmount(c.Closing, p), rcAmount(c.ExpectedClosing(), p), rcAmount(c.Difference(), p)}
 		}),
 	}, reconTable{

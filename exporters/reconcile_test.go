@@ -360,7 +360,7 @@ func TestReconciliationXLSXLibreOffice(t *testing.T) {
 		{6, 1, "106545.100333876227315211"},  // 24 digits: text, exact
 		{6, 2, "12.500000000000000000"},      // a number at the currency's 18 decimals
 		{6, 6, "0.000000000000000001"},       // one digit, far out
-		{6, 12, "106557.600333876227315210"}, // text, still at the currency's 18 decimals
+		{6, 13, "106557.600333876227315210"}, // text, still at the currency's 18 decimals
 		{7, 1, "10.000000"},
 		{7, 4, "2.500000"},
 	} {

@@ -35,7 +35,26 @@ type ReconcileOptions struct {
 	// command and the reconcile job read them from the payouts store). When nil, the check is
 	// reported as not applicable, never as passed.
 	UnknownPayouts func(ctx context.Context) ([]PayoutException, error)
+	// Progress, if set, is told how far the re-pull of the month has got (for a progress
+	// bar): once before the first window, every 10,000 records read, and after each window.
+	// The counts never go down; the last call has WindowsDone equal to Windows, and the
+	// comparison with the ledger follows it. It runs on Run's goroutine and should return
+	// quickly. Nil reports nothing (the reconcile job passes nil).
+	Progress func(ReconcileProgress)
 }
+
+// ReconcileProgress is how far the re-pull of a month has got.
+type ReconcileProgress struct {
+	// Windows is the number of API calls of the whole re-pull (every source, the margins
+	// included); WindowsDone of them are done.
+	Windows, WindowsDone int
+	// Fetched counts the records read so far, as ReconcileResult.Fetched does.
+	Fetched int64
+}
+
+// reconcileProgressEvery is how many records the re-pull reads between two progress calls
+// within a window.
+const reconcileProgressEvery = 10_000
 
 // PayoutException is a payout chunk in an unknown state: its confirm may have executed, so
 // money may have left without a withdrawal entry, until a person resolves it.
@@ -84,7 +103,7 @@ func MonthOf(t time.Time) (from, to time.Time) {
 
 // Rules of the checks, as the report states them.
 const (
-	ruleMovements    = "opening + receipts - network fees - service fees - payouts - payout fees = closing, per currency"
+	ruleMovements    = "opening + opening balances booked + receipts - network fees - service fees - payouts - payout fees = closing, per currency"
 	ruleCompleteness = "every paid invoice and wallet transaction Nord PAY lists for the month is booked, once, with the same time, currency, amount and fees; nothing else is booked"
 	ruleBalance      = "the ledger's assets balance with everything booked equals GET /balance/, per currency, exactly"
 	rulePayouts      = "no payout chunk is in an unknown state"
@@ -144,9 +163,15 @@ func (r *Reconciler) Run(ctx context.Context, opts ReconcileOptions) (*Reconcile
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: fetching the balances: %w", err)
 	}
-	p := &repull{cmp: cmp, chart: r.Store.Chart(), known: known, seen: map[[32]byte]bool{}, ids: newIDSet()}
-	for _, source := range []string{ledger.SourceInvoice, ledger.SourceWallet} {
-		if err := p.source(ctx, r.Client, source, from, to, opts.Window, opts.Overlap); err != nil {
+	p := &repull{cmp: cmp, chart: r.Store.Chart(), known: known, seen: map[[32]byte]bool{}, ids: newIDSet(),
+		progress: opts.Progress}
+	// The month's windows, and one more on each side of it: see source.
+	windows := splitWindows(from.Add(-opts.Window), to.Add(opts.Window), opts.Window)
+	sources := []string{ledger.SourceInvoice, ledger.SourceWallet}
+	p.windows = len(sources) * len(windows)
+	p.report()
+	for _, source := range sources {
+		if err := p.source(ctx, r.Client, source, windows, opts.Overlap); err != nil {
 			return nil, err
 		}
 	}
@@ -209,21 +234,39 @@ type repull struct {
 	ids *idSet
 
 	fetched, bookable, unpaid, unbookable int64
+
+	// progress is ReconcileOptions.Progress; reported is fetched as last reported, windows
+	// and windowsDone the windows of every source and those pulled.
+	progress             func(ReconcileProgress)
+	reported             int64
+	windows, windowsDone int
 }
 
-// source pulls one source's windows: the month's, and one more on each side. The documents
-// leave open whether end_date is inclusive and how the API reads a bound (which time field,
-// which zone, to what precision), so no record is judged by the bounds of the query that
+// report tells the progress callback, if any, how far the re-pull is.
+func (p *repull) report() {
+	if p.progress == nil {
+		return
+	}
+	p.reported = p.fetched
+	p.progress(ReconcileProgress{Windows: p.windows, WindowsDone: p.windowsDone, Fetched: p.fetched})
+}
+
+// source pulls one source's windows: the month's, and one more on each side (Run cuts
+// them, so that the progress knows their number beforehand). The documents leave open
+// whether end_date is inclusive and how the API reads a bound (which time field, which
+// zone, to what precision), so no record is judged by the bounds of the query that
 // returned it: whatever any query returns is kept, once per (source, id), and the
 // comparison places it by its created_at (outside the month, it only pairs an entry whose
 // time moved). A record without an id cannot be told from its copies that way: it is kept
 // by the window whose own range [start, end) holds its created_at.
-func (p *repull) source(ctx context.Context, client *nordpay.Client, source string, from, to time.Time, window, overlap time.Duration) error {
-	windows := splitWindows(from.Add(-window), to.Add(window), window)
+func (p *repull) source(ctx context.Context, client *nordpay.Client, source string, windows []nordpay.Window, overlap time.Duration) error {
 	isKnown := func(c string) bool { return p.known[c] }
 	for _, w := range windows {
 		query := nordpay.Window{Start: w.Start.Add(-overlap), End: w.End.Add(overlap)}
 		for tx, err := range client.Transactions(ctx, source, query) {
+			if p.progress != nil && p.fetched-p.reported >= reconcileProgressEvery {
+				p.report()
+			}
 			var rec *nordpay.RecordError
 			switch {
 			case errors.As(err, &rec):
@@ -253,6 +296,8 @@ func (p *repull) source(ctx context.Context, client *nordpay.Client, source stri
 				return err
 			}
 		}
+		p.windowsDone++
+		p.report()
 	}
 	return nil
 }
@@ -356,6 +401,7 @@ func (b reportBuilder) figures(cres *ledger.ComparisonResult, balances []nordpay
 		c.WalletReceipts, c.WalletCount = s.WalletReceipts.Amount, s.WalletReceipts.Count
 		c.NetworkFees, c.ServiceFees = s.NetworkFees.Amount, s.ServiceFees.Amount
 		c.Payouts, c.PayoutCount, c.PayoutFees = s.Payouts.Amount, s.Payouts.Count, s.PayoutFees.Amount
+		c.OpeningBalances = s.OpeningBalances.Amount
 		c.Other = s.Other.Amount
 	}
 	type dayKey struct {
@@ -447,8 +493,8 @@ func (b reportBuilder) checkMovements() exporters.ReconciliationCheck {
 		c.Exceptions = append(c.Exceptions, exporters.ReconciliationException{
 			Kind: "does not add up", Currency: cur.Currency, Field: "closing",
 			Ledger: decimal.NullDecimal{Decimal: cur.Closing, Valid: true},
-			Detail: fmt.Sprintf("opening %s + receipts %s - network fees %s - service fees %s - payouts %s - payout fees %s = %s, but the closing balance is %s: the assets account moved %s against accounts outside the chart",
-				cur.Opening, cur.Receipts(), cur.NetworkFees, cur.ServiceFees, cur.Payouts, cur.PayoutFees,
+			Detail: fmt.Sprintf("opening %s + opening balances booked %s + receipts %s - network fees %s - service fees %s - payouts %s - payout fees %s = %s, but the closing balance is %s: the assets account moved %s against accounts outside the chart",
+				cur.Opening, cur.OpeningBalances, cur.Receipts(), cur.NetworkFees, cur.ServiceFees, cur.Payouts, cur.PayoutFees,
 				cur.ExpectedClosing(), cur.Closing, cur.Difference()),
 		})
 	}

@@ -13,6 +13,11 @@ import (
 	"github.com/nordpay/nordpay-jobs/exporters"
 )
 
+// ErrNotReconciled is the failure of a reconcile run whose month does not reconcile: the
+// report is written and a check found differences, so `jobs run` exits 3 as `report
+// reconcile` does. It is Permanent: pulling the month again will not change the ledger.
+var ErrNotReconciled = errors.New("does not reconcile")
+
 // ReconcileKindOptions wire the reconcile kind to the configuration.
 type ReconcileKindOptions struct {
 	// Reconciler returns the reconciler to copy for each run. It is called when a reconcile
@@ -54,8 +59,8 @@ type ReconcileCheckSummary struct {
 // (PreviousMonth), as `report reconcile` does, and writes the report to its output
 // directory as PREFIX-YYYY-MM.xlsx (one workbook) or PREFIX-YYYY-MM/ (a folder of CSV files),
 // replacing the report of the same month atomically. A month that does not reconcile fails
-// the run at once (Permanent: pulling the month again will not change the ledger), with an
-// error naming the failed checks and the report, which is written either way.
+// the run at once with ErrNotReconciled (Permanent: pulling the month again will not change
+// the ledger), in an error naming the failed checks and the report, which is written either way.
 //
 // Settings: out_dir (required, an existing directory), format (xlsx or csv, default xlsx),
 // prefix (default "reconciliation").
@@ -112,8 +117,8 @@ func ReconcileKind(o ReconcileKindOptions) Kind {
 				slot.logger().LogAttrs(ctx, slog.LevelInfo, "reconciliation report written", slog.String("month", month),
 					slog.String("report", path), slog.Bool("reconciled", sum.Reconciled))
 				if len(failed) > 0 {
-					return Result{Summary: sum}, Permanent(fmt.Errorf("reconcile: %s does not reconcile: %s failed; the exceptions are in %s",
-						month, strings.Join(failed, ", "), path))
+					return Result{Summary: sum}, Permanent(fmt.Errorf("reconcile: %s %w: %s failed; the exceptions are in %s",
+						month, ErrNotReconciled, strings.Join(failed, ", "), path))
 				}
 				return Result{Summary: sum}, nil
 			}), nil

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,6 +135,9 @@ func TestReconcileKind(t *testing.T) {
 		o, err := s.RunNow(ctx, "monthly", slot, true)
 		if err == nil || o.Run.State != jobs.StateFailed || o.Run.Attempts != 1 {
 			t.Fatalf("%+v %v", o.Run, err)
+		}
+		if !errors.Is(err, jobs.ErrNotReconciled) || !jobs.IsPermanent(err) {
+			t.Errorf("err = %v: want ErrNotReconciled, Permanent, in the chain", err)
 		}
 		for _, want := range []string{"reconcile: 2026-11 does not reconcile: unknown payouts (1 exception(s)) failed", "the exceptions are in " + report} {
 			if !strings.Contains(o.Run.Error, want) {

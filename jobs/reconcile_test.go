@@ -203,6 +203,64 @@ func TestReconcileCleanMonth(t *testing.T) {
 	})
 }
 
+// TestReconcileProgress follows the re-pull of November through the progress callback: one
+// call before the first window, one after each (daily windows: 30 days and a margin on each
+// side, per source), calls within a window every 10,000 records (a 30-day window holding
+// most of 24,000 invoices), counts that never go down, and a last call with every window
+// done and every record read.
+func TestReconcileProgress(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *sandbox.Options) { o.Invoices.Count = 24_000 })
+	r := &jobs.Reconciler{Client: b.syncer.Client, Store: b.store, Now: b.clock.Now}
+	follow := func(t *testing.T, window time.Duration) (calls []jobs.ReconcileProgress, fetched int64) {
+		t.Helper()
+		res, err := r.Run(context.Background(), jobs.ReconcileOptions{Month: testStart, Window: window,
+			Progress: func(p jobs.ReconcileProgress) { calls = append(calls, p) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) == 0 {
+			t.Fatal("the callback was never called")
+		}
+		if first := calls[0]; first.WindowsDone != 0 || first.Fetched != 0 || first.Windows == 0 {
+			t.Errorf("first call %+v, want no window done of some", first)
+		}
+		for i := 1; i < len(calls); i++ {
+			prev, p := calls[i-1], calls[i]
+			if p.Windows != prev.Windows || p.WindowsDone < prev.WindowsDone || p.WindowsDone > prev.WindowsDone+1 ||
+				p.Fetched < prev.Fetched || p.WindowsDone == prev.WindowsDone && p.Fetched == prev.Fetched {
+				t.Errorf("call %d %+v after %+v", i, p, prev)
+			}
+		}
+		if last := calls[len(calls)-1]; last.WindowsDone != last.Windows || last.Fetched != res.Fetched || res.Fetched == 0 {
+			t.Errorf("last call %+v; the run fetched %d", last, res.Fetched)
+		}
+		return calls, res.Fetched
+	}
+
+	t.Run("EveryWindow", func(t *testing.T) {
+		calls, _ := follow(t, 24*time.Hour)
+		if w := calls[0].Windows; w != 2*(30+2) {
+			t.Errorf("%d windows, want 64: November's 30 days and a day on each side, for invoices and wallets", w)
+		}
+	})
+	t.Run("WithinAWindow", func(t *testing.T) {
+		calls, fetched := follow(t, 720*time.Hour)
+		within := 0
+		for i := 1; i < len(calls); i++ {
+			if calls[i].WindowsDone == calls[i-1].WindowsDone {
+				within++
+				if calls[i].Fetched-calls[i-1].Fetched < 10_000 {
+					t.Errorf("call %d %+v only %d records after the one before", i, calls[i], calls[i].Fetched-calls[i-1].Fetched)
+				}
+			}
+		}
+		if within == 0 || int64(within) > fetched/10_000 {
+			t.Errorf("%d calls within a window for %d records: %+v", within, fetched, calls)
+		}
+	})
+}
+
 // TestReconcileAssumesNothingOfWindowBounds re-pulls the month from an API that reads
 // start_date and end_date three hours off (as if in another time zone; the documents say
 // nothing of how the bounds are read), one way and the other. Every query then returns
@@ -575,7 +633,7 @@ func reconCheckSummary(t *testing.T, rep *exporters.Reconciliation, rows [][]str
 		}
 		for j, want := range []decimal.Decimal{c.Opening, c.InvoiceReceipts, decimal.NewFromInt(c.InvoiceCount), c.WalletReceipts,
 			decimal.NewFromInt(c.WalletCount), c.NetworkFees, c.ServiceFees, c.Payouts, decimal.NewFromInt(c.PayoutCount),
-			c.PayoutFees, c.Other, c.Closing, c.ExpectedClosing(), c.Difference()} {
+			c.PayoutFees, c.OpeningBalances, c.Other, c.Closing, c.ExpectedClosing(), c.Difference()} {
 			got, err := decimal.NewFromString(r[j+1])
 			if err != nil || !got.Equal(want) {
 				t.Errorf("%s column %d: %q, want %s", c.Currency, j+1, r[j+1], want)

@@ -50,6 +50,10 @@ var errShutdown = errors.New("shutdown: the grace period is over")
 // ErrUnknownJob is returned for a job name that is not configured.
 var ErrUnknownJob = errors.New("jobs: no such job")
 
+// ErrFutureSlot is returned when asked to run a slot (or backfill up to a time) that has not
+// come yet: a wrong request, not a failed run.
+var ErrFutureSlot = errors.New("is in the future")
+
 // SchedulerOptions configure a Scheduler. Zero values take the defaults they name.
 type SchedulerOptions struct {
 	// DB holds the run records (migration 005).
@@ -321,7 +325,7 @@ func (s *Scheduler) RunNow(ctx context.Context, name string, slot time.Time, for
 		}
 	}
 	if slot.After(s.now()) {
-		return Outcome{}, fmt.Errorf("jobs: job %s: slot %s is in the future", name, fmtSlot(slot))
+		return Outcome{}, fmt.Errorf("jobs: job %s: slot %s %w", name, fmtSlot(slot), ErrFutureSlot)
 	}
 	redo := redoUnfinished
 	if force {
@@ -343,7 +347,7 @@ func (s *Scheduler) BackfillSlots(name string, from, to time.Time) ([]time.Time,
 		return nil, fmt.Errorf("jobs: job %s: backfill from %s is not before %s", name, fmtSlot(from), fmtSlot(to))
 	}
 	if to.After(s.now()) {
-		return nil, fmt.Errorf("jobs: job %s: backfill to %s is in the future: slots run once their time has come", name, fmtSlot(to))
+		return nil, fmt.Errorf("jobs: job %s: backfill to %s %w: slots run once their time has come", name, fmtSlot(to), ErrFutureSlot)
 	}
 	slots, dropped := j.schedule.Between(from.Add(-time.Nanosecond), to.Add(-time.Nanosecond), BackfillLimit)
 	if dropped > 0 {
@@ -588,7 +592,10 @@ func (s *Scheduler) execute(ctx context.Context, j *job, runner Runner, run Run,
 			if rerr != nil {
 				return out, rerr
 			}
-			return out, fmt.Errorf("jobs: job %s slot %s: %s", run.Job, fmtSlot(run.Slot), msg)
+			// The runner's error stays in the chain, for callers that tell failures apart
+			// (ErrNotReconciled exits 3).
+			return out, fmt.Errorf("jobs: job %s slot %s: attempt %d of %d: %w", run.Job, fmtSlot(run.Slot),
+				attempt, j.cfg.Retries.MaxAttempts, err)
 		}
 		wait := backoff(j.cfg.Retries.Backoff.D(), attempt)
 		alog.LogAttrs(ctx, slog.LevelInfo, "job retrying", slog.String("backoff", wait.String()))

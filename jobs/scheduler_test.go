@@ -658,8 +658,8 @@ func TestSchedManualRunsAndBackfill(t *testing.T) {
 		if _, err := s.RunNow(ctx, "nope", time.Time{}, false); !errors.Is(err, jobs.ErrUnknownJob) {
 			t.Fatalf("err = %v", err)
 		}
-		if _, err := s.RunNow(ctx, "hourly", clock.Now().Add(time.Hour), false); err == nil {
-			t.Fatal("a future slot ran")
+		if _, err := s.RunNow(ctx, "hourly", clock.Now().Add(time.Hour), false); !errors.Is(err, jobs.ErrFutureSlot) {
+			t.Fatalf("a future slot: err = %v, want ErrFutureSlot", err)
 		}
 	})
 	t.Run("BackfillRunsEverySlotOfTheRangeWithItsPeriod", func(t *testing.T) {
@@ -694,8 +694,8 @@ func TestSchedManualRunsAndBackfill(t *testing.T) {
 		}
 	})
 	t.Run("BackfillRefusesTheFutureAndHugeRanges", func(t *testing.T) {
-		if _, err := s.BackfillSlots("hourly", utc("2026-11-20T00:00:00Z"), utc("2026-11-21T00:00:00Z")); err == nil {
-			t.Fatal("a range into the future")
+		if _, err := s.BackfillSlots("hourly", utc("2026-11-20T00:00:00Z"), utc("2026-11-21T00:00:00Z")); !errors.Is(err, jobs.ErrFutureSlot) {
+			t.Fatalf("a range into the future: err = %v, want ErrFutureSlot", err)
 		}
 		if _, err := s.BackfillSlots("hourly", utc("2020-01-01T00:00:00Z"), utc("2026-01-01T00:00:00Z")); err == nil ||
 			!strings.Contains(err.Error(), "at most 10000") {

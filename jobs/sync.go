@@ -20,12 +20,61 @@ import (
 // ErrNoStart is returned by a first sync that has neither a --from nor a configured start.
 var ErrNoStart = errors.New("sync: nothing has been synced yet and no start is given: pass --from (e.g. --from 2026-01-01) or set sync.start in the config")
 
+// ErrFutureWatermark is wrapped by the error of a run that finds a source's stored
+// watermark after now (see FutureWatermarkError).
+var ErrFutureWatermark = errors.New("sync: the stored watermark is after now")
+
+// FutureWatermarkError is a source whose stored watermark is after now. Nothing stores
+// one any more (a window's watermark is at most the time it was fetched), but a sync with
+// a --to in the future did before: every later sync from the watermark would start after
+// what that run never saw, pull nothing, and succeed. A run with an explicit From pulls
+// the range again and brings the watermark back.
+type FutureWatermarkError struct {
+	Source    string
+	Watermark time.Time
+	Now       time.Time
+	// RunStarted is when the first sync run that reached the watermark started; zero when
+	// no run record says. SuggestedFrom is where to pull from again: that run's start less
+	// the lookback, at midnight UTC (the watermark less a day less the lookback when
+	// unknown, and never after now).
+	RunStarted, SuggestedFrom time.Time
+}
+
+func (e *FutureWatermarkError) Error() string {
+	by := "a sync with --to in the future stored it"
+	if !e.RunStarted.IsZero() {
+		by = fmt.Sprintf("a sync with --to in the future, started %s, stored it", e.RunStarted.Format(time.RFC3339))
+	}
+	return fmt.Sprintf("sync: the %s watermark %s is after now (%s): %s, so what Nord PAY has shown since that run may never have been pulled, and a sync from the watermark would pull nothing; pull it again once, from before that run: nordpay-jobs sync --from %s, which brings the watermark back to now",
+		e.Source, e.Watermark.Format(time.RFC3339), e.Now.Format(time.RFC3339), by, e.SuggestedFrom.Format(time.DateOnly))
+}
+
+func (e *FutureWatermarkError) Unwrap() error { return ErrFutureWatermark }
+
+// watermarkSkew is how far after now a stored watermark may be before it is a
+// FutureWatermarkError: another replica whose clock runs a little ahead stores its own
+// fetch time. A watermark within it is taken as it is (less the lookback), and the next
+// window stored replaces it with the fetch time.
+const watermarkSkew = time.Minute
+
+// Why a source's range was empty (SourceRange.Empty).
+const (
+	// EmptyUpToDate: the range starts where it ends: the source is synced up to its end
+	// already (a run right after another, without lookback).
+	EmptyUpToDate = "up to date"
+	// EmptyEndsBeforeStart: the range ends before it starts: To is before the watermark
+	// less the lookback (what ends there was pulled already), or not after Start.
+	EmptyEndsBeforeStart = "ends before its start"
+)
+
 // SyncOptions say what to pull. Zero values take the defaults they name.
 type SyncOptions struct {
 	// From is where the pull starts. Defaults to the source's watermark minus Lookback, or
-	// Start when the source has never been synced.
+	// Start when the source has never been synced. It must not be after To (or now).
 	From time.Time
-	// To is where it ends (exclusive). Defaults to now.
+	// To is where it ends (exclusive). Defaults to now; a To after now is taken as now
+	// (SyncResult.CappedTo says so): what the API answers now holds nothing later, and a
+	// watermark past now would make the next run skip what appears until then.
 	To time.Time
 	// Sources are ledger.SourceInvoice and/or ledger.SourceWallet. Defaults to both.
 	Sources []string
@@ -88,6 +137,9 @@ type SyncResult struct {
 	// QuarantineResolved counts the quarantined records (of earlier runs or this one)
 	// resolved because this run booked their corrected version.
 	QuarantineResolved int64 `json:"quarantine_resolved,omitempty"`
+	// CappedTo is the To asked for when it was after now and the run pulled up to now
+	// instead; zero otherwise.
+	CappedTo time.Time `json:"to_capped_from,omitzero"`
 }
 
 // SourceRange is the span one source was pulled over.
@@ -95,6 +147,15 @@ type SourceRange struct {
 	Source string    `json:"source"`
 	From   time.Time `json:"from"`
 	To     time.Time `json:"to"`
+	// Watermark is the source's watermark as the run found it; zero when never synced.
+	Watermark time.Time `json:"watermark,omitzero"`
+	// FromWatermark says From is the watermark less the lookback; FromStart that it is
+	// SyncOptions.Start (the source's first sync).
+	FromWatermark bool `json:"-"`
+	FromStart     bool `json:"-"`
+	// Empty says why nothing was pulled (EmptyUpToDate, EmptyEndsBeforeStart); "" when
+	// the range was not empty.
+	Empty string `json:"empty,omitempty"`
 }
 
 // CurrencyTotal sums newly booked transactions of one currency. Amounts are JSON strings.
@@ -160,9 +221,25 @@ func (s *Syncer) Run(ctx context.Context, opts SyncOptions) (SyncResult, error) 
 		known[c.Name] = true
 	}
 
-	to := opts.To
-	if to.IsZero() {
-		to = now().UTC()
+	// Shared with every other sync; `ledger opening-balances` takes it alone to keep syncs
+	// out while it reads the ledger and GET /balance/.
+	release, err := s.Store.SyncLock(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if rerr := release(); rerr != nil {
+			logger.LogAttrs(ctx, slog.LevelWarn, "sync: lock not released cleanly", slog.String("error", rerr.Error()))
+		}
+	}()
+
+	nowT := now().UTC()
+	to := opts.To.UTC()
+	if to.IsZero() || to.After(nowT) {
+		if !to.IsZero() {
+			res.CappedTo = to
+		}
+		to = nowT
 	}
 	var plans []plan
 	total := 0
@@ -174,20 +251,38 @@ func (s *Syncer) Run(ctx context.Context, opts SyncOptions) (SyncResult, error) 
 		if err != nil {
 			return res, err
 		}
-		from := opts.From
+		sr := SourceRange{Source: source, Watermark: wm, From: opts.From.UTC()}
 		switch {
-		case !from.IsZero():
+		case !opts.From.IsZero():
+			if sr.From.After(to) {
+				return res, fmt.Errorf("sync: the range of %s starts at %s, after its end %s (now is %s)", source,
+					sr.From.Format(time.RFC3339), to.Format(time.RFC3339), nowT.Format(time.RFC3339))
+			}
+		case ok && wm.After(nowT.Add(watermarkSkew)):
+			return res, s.futureWatermark(ctx, source, wm, nowT, opts.Lookback)
 		case ok:
-			from = wm.Add(-opts.Lookback)
+			sr.From, sr.FromWatermark = wm.Add(-opts.Lookback), true
 		case !opts.Start.IsZero():
-			from = opts.Start
+			sr.From, sr.FromStart = opts.Start.UTC(), true
 		default:
 			return res, ErrNoStart
 		}
-		p := plan{source: source, from: from.UTC(), to: to.UTC(), watermark: wm, windows: splitWindows(from.UTC(), to.UTC(), opts.Window)}
+		sr.To = to
+		switch {
+		case sr.From.Equal(to):
+			sr.Empty = EmptyUpToDate
+		case sr.From.After(to):
+			sr.Empty = EmptyEndsBeforeStart
+		}
+		res.Sources = append(res.Sources, sr)
+		if sr.Empty != "" {
+			logger.LogAttrs(ctx, slog.LevelInfo, "sync: nothing to pull", slog.String("source", source),
+				slog.Time("from", sr.From), slog.Time("to", to), slog.String("why", sr.Empty))
+			continue
+		}
+		p := plan{source: source, from: sr.From, to: to, watermark: wm, windows: splitWindows(sr.From, to, opts.Window)}
 		total += len(p.windows)
 		plans = append(plans, p)
-		res.Sources = append(res.Sources, SourceRange{Source: source, From: p.from, To: p.to})
 	}
 	if s.Progress != nil {
 		s.Progress.Planned(total)
@@ -207,6 +302,25 @@ func (s *Syncer) Run(ctx context.Context, opts SyncOptions) (SyncResult, error) 
 		}
 	}
 	return res, nil
+}
+
+// futureWatermark explains a stored watermark after now, with the run that stored it.
+func (s *Syncer) futureWatermark(ctx context.Context, source string, wm, now time.Time, lookback time.Duration) error {
+	e := &FutureWatermarkError{Source: source, Watermark: wm, Now: now}
+	started, ok, err := s.Store.FirstSyncRunReaching(ctx, source, wm)
+	if err != nil {
+		return err
+	}
+	from := wm.AddDate(0, 0, -1)
+	if ok {
+		e.RunStarted, from = started, started
+	}
+	from = from.Add(-lookback)
+	if from.After(now) {
+		from = now.Add(-lookback)
+	}
+	e.SuggestedFrom = from.Truncate(24 * time.Hour)
+	return e
 }
 
 // runSource pulls one source's windows in order, recording the run.
@@ -282,7 +396,7 @@ func (s *Syncer) runSource(ctx context.Context, p plan, opts SyncOptions, known 
 	}
 	watermark := p.watermark
 	for _, w := range p.windows {
-		pw, err := s.stageWindow(ctx, p.source, w, opts.Overlap, known, watermark)
+		pw, err := s.stageWindow(ctx, p.source, w, opts.Overlap, known, watermark, now)
 		if cerr := collect(); cerr != nil {
 			if pw != nil {
 				_ = pw.batch.Rollback() // a later window is never committed after a failed one
@@ -292,8 +406,8 @@ func (s *Syncer) runSource(ctx context.Context, p plan, opts SyncOptions, known 
 		if err != nil {
 			return finish(&WindowError{Source: p.source, Window: w, Err: err})
 		}
-		if w.End.After(watermark) {
-			watermark = w.End
+		if !pw.watermark.IsZero() {
+			watermark = pw.watermark
 		}
 		pw.commit(ctx)
 		inflight = pw
@@ -303,13 +417,16 @@ func (s *Syncer) runSource(ctx context.Context, p plan, opts SyncOptions, known 
 
 // pendingWindow is a window fetched and staged in its batch, committing or committed.
 type pendingWindow struct {
-	w       nordpay.Window
-	batch   *ledger.Batch
-	wr      WindowResult     // what staging counted
-	reasons map[string]int64 // quarantine reasons counted while staging
-	done    chan struct{}    // closed when the commit has returned
-	res     ledger.BatchResult
-	err     error
+	w     nordpay.Window
+	batch *ledger.Batch
+	// watermark is what the batch stores as the source's watermark; zero when it leaves
+	// the stored one alone.
+	watermark time.Time
+	wr        WindowResult     // what staging counted
+	reasons   map[string]int64 // quarantine reasons counted while staging
+	done      chan struct{}    // closed when the commit has returned
+	res       ledger.BatchResult
+	err       error
 }
 
 // commit commits the window's batch in the background; done is closed when it returns.
@@ -322,20 +439,30 @@ func (pw *pendingWindow) commit(ctx context.Context) {
 }
 
 // stageWindow streams one window into a new batch with the window's watermark, ready to
-// commit. On error the batch is rolled back and nil returned.
+// commit. The watermark is the window's end, or the time the window was fetched (by the
+// Syncer's clock) when that is earlier: the API's answer holds nothing created after it.
+// It is set when it moves the stored one (watermark) forward, or when the stored one is
+// after the fetch time, which no fetch can have reached. On error the batch is rolled back
+// and nil returned.
 func (s *Syncer) stageWindow(ctx context.Context, source string, w nordpay.Window, overlap time.Duration, known map[string]bool,
-	watermark time.Time) (*pendingWindow, error) {
+	watermark time.Time, now func() time.Time) (*pendingWindow, error) {
 	batch, err := s.Store.BeginBatch(ctx)
 	if err != nil {
 		return nil, err
 	}
 	pw := &pendingWindow{w: w, batch: batch, reasons: map[string]int64{}}
+	fetched := now().UTC()
 	if err := s.fillBatch(ctx, pw, source, overlap, known); err != nil {
 		_ = batch.Rollback() // the error that matters is err
 		return nil, err
 	}
-	if w.End.After(watermark) {
-		batch.SetWatermark(source, w.End)
+	at := w.End
+	if at.After(fetched) {
+		at = fetched
+	}
+	if at.After(watermark) || watermark.After(fetched) {
+		batch.SetWatermarkFetched(source, at, fetched)
+		pw.watermark = at
 	}
 	return pw, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -299,4 +300,138 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 	}
 	c.left -= len(p)
 	return c.ResponseWriter.Write(p)
+}
+
+// paidTx is a paid invoice transaction of 25 USDTBEP20 created at at.
+func paidTx(id string, at time.Time) nordpay.Transaction {
+	d := decimal.RequireFromString
+	return nordpay.Transaction{ID: nordpay.ID(id), SourceType: nordpay.SourceInvoice,
+		Source:   nordpay.Source{ID: nordpay.ID("inv-" + id), Label: "order " + id},
+		Currency: nordpay.CurrencyRef{Currency: nordpay.Currency{Name: "USDTBEP20"}},
+		Amount:   d("25"), AmountUSD: d("25"), NetworkFee: d("0.5"), NetworkFeeUSD: d("0.5"),
+		ServiceFee: d("0.25"), ServiceFeeUSD: d("0.25"), TxHash: "0x" + id, IsPaid: true,
+		CreatedAt: nordpay.Time{Time: at}}
+}
+
+// booked reports whether the ledger holds the invoice transaction id.
+func booked(t *testing.T, b *bundle, id string) bool {
+	t.Helper()
+	var n int
+	if err := b.db.Get(&n, `SELECT count(*) FROM journal_entries WHERE source = 'invoice' AND external_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+// TestSyncFutureToStopsAtNow: a --to in the future pulls up to now and stores now as the
+// watermark, so the next plain sync books what appears after the first run. (Before, the
+// watermark became the future --to and every later sync pulled nothing.)
+func TestSyncFutureToStopsAtNow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	future := testNow.AddDate(0, 0, 6)
+	first := b.run(t, jobs.SyncOptions{From: testStart, To: future, Lookback: time.Hour})
+	if !first.CappedTo.Equal(future) || !first.Sources[0].To.Equal(testNow) || first.Booked == 0 {
+		t.Fatalf("first run: capped %v, range %+v, booked %d", first.CappedTo, first.Sources, first.Booked)
+	}
+	for _, source := range []string{ledger.SourceInvoice, ledger.SourceWallet} {
+		wm, ok, err := b.store.Watermark(context.Background(), source)
+		if err != nil || !ok || !wm.Equal(testNow) {
+			t.Fatalf("%s watermark %v %v %v, want now %v", source, wm, ok, err, testNow)
+		}
+	}
+
+	// A payment made after the first run, two days later.
+	b.clock.Advance(48 * time.Hour)
+	b.sb.AddTransaction(paidTx("after-1", testNow.Add(26*time.Hour)), time.Time{})
+	second := b.run(t, jobs.SyncOptions{Lookback: time.Hour})
+	if !second.CappedTo.IsZero() || second.Sources[0].Empty != "" || !second.Sources[0].From.Equal(testNow.Add(-time.Hour)) {
+		t.Fatalf("second run: %+v", second.Sources)
+	}
+	if second.Booked != 1 || !booked(t, b, "after-1") {
+		t.Fatalf("the payment made after the first run was not booked: %+v", second)
+	}
+	assertBalancesMatchSandbox(t, b)
+}
+
+// TestSyncEmptyRange: a run whose range is empty says why, and pulls nothing.
+func TestSyncEmptyRange(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.run(t, jobs.SyncOptions{From: testStart})
+	t.Run("UpToDate", func(t *testing.T) {
+		res := b.run(t, jobs.SyncOptions{}) // no lookback, same clock: from == to
+		for _, s := range res.Sources {
+			if s.Empty != jobs.EmptyUpToDate || !s.From.Equal(testNow) || !s.To.Equal(testNow) {
+				t.Errorf("source %+v", s)
+			}
+		}
+		if res.Windows != 0 || res.Fetched != 0 {
+			t.Errorf("pulled %+v", res)
+		}
+	})
+	t.Run("ToBeforeTheWatermark", func(t *testing.T) {
+		res := b.run(t, jobs.SyncOptions{To: testNow.Add(-72 * time.Hour), Lookback: 48 * time.Hour})
+		for _, s := range res.Sources {
+			if s.Empty != jobs.EmptyEndsBeforeStart || !s.FromWatermark || !s.Watermark.Equal(testNow) ||
+				!s.From.Equal(testNow.Add(-48*time.Hour)) {
+				t.Errorf("source %+v", s)
+			}
+		}
+		if res.Windows != 0 {
+			t.Errorf("pulled %+v", res)
+		}
+	})
+	t.Run("FromAfterNow", func(t *testing.T) {
+		if _, err := b.syncer.Run(context.Background(), jobs.SyncOptions{From: testNow.Add(time.Hour)}); err == nil ||
+			!strings.Contains(err.Error(), "after its end") {
+			t.Errorf("a range from the future: %v", err)
+		}
+	})
+}
+
+// TestSyncRepairsAFutureWatermark: a watermark in the future, as an earlier version stored
+// for a --to in the future, stops a plain sync with an error that says what to run; that
+// run brings the watermark back, and the plain syncs after it book again.
+func TestSyncRepairsAFutureWatermark(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *sandbox.Options) {
+		o.Invoices.End = testNow.AddDate(0, 0, 3)
+		o.Wallets.End = testNow.AddDate(0, 0, 3)
+	})
+	ctx := context.Background()
+	b.run(t, jobs.SyncOptions{From: testStart})
+	future := testNow.AddDate(0, 0, 6)
+	ranAt := testNow.Add(-2 * time.Hour)
+	if _, err := b.db.Exec(`UPDATE sync_watermarks SET watermark = $1`, future); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Exec(`INSERT INTO sync_runs (source, started_at, finished_at, from_time, to_time, status)
+		VALUES ('invoice', $2, $2, $2, $1, 'ok'), ('wallet', $2, $2, $2, $1, 'ok')`, future, ranAt); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(24 * time.Hour)
+	_, err := b.syncer.Run(ctx, jobs.SyncOptions{Lookback: 48 * time.Hour})
+	var fw *jobs.FutureWatermarkError
+	if !errors.Is(err, jobs.ErrFutureWatermark) || !errors.As(err, &fw) {
+		t.Fatalf("a plain sync over a future watermark: %v", err)
+	}
+	wantFrom := ranAt.Add(-48 * time.Hour).Truncate(24 * time.Hour)
+	if !fw.RunStarted.Equal(ranAt) || !fw.SuggestedFrom.Equal(wantFrom) || !strings.Contains(err.Error(), "--from "+wantFrom.Format(time.DateOnly)) {
+		t.Fatalf("error %+v: %v", fw, err)
+	}
+
+	b.run(t, jobs.SyncOptions{From: fw.SuggestedFrom, Lookback: 48 * time.Hour})
+	for _, source := range []string{ledger.SourceInvoice, ledger.SourceWallet} {
+		wm, _, err := b.store.Watermark(ctx, source)
+		if err != nil || !wm.Equal(b.clock.Now()) {
+			t.Fatalf("%s watermark %v (%v), want now %v", source, wm, err, b.clock.Now())
+		}
+	}
+	assertBalancesMatchSandbox(t, b)
+	b.clock.Advance(6 * time.Hour)
+	if res := b.run(t, jobs.SyncOptions{Lookback: 48 * time.Hour}); res.Booked == 0 {
+		t.Fatalf("the plain sync after the repair booked nothing: %+v", res)
+	}
+	assertBalancesMatchSandbox(t, b)
 }

@@ -50,7 +50,7 @@ type Batch struct {
 	staged     int
 	quarantine []Quarantined
 	quarIndex  map[[2]string]int // (source, fingerprint) -> index in quarantine
-	watermarks map[string]time.Time
+	watermarks map[string]watermark
 	first      time.Time // the earliest and latest occurred_at staged
 	last       time.Time
 	sources    []string // staged, each once
@@ -124,7 +124,7 @@ func (s *Store) BeginBatch(ctx context.Context) (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: unable to begin a batch: %w", err)
 	}
-	b := &Batch{s: s, tx: tx, args: make([]any, len(stagingColumns)), quarIndex: map[[2]string]int{}, watermarks: map[string]time.Time{}}
+	b := &Batch{s: s, tx: tx, args: make([]any, len(stagingColumns)), quarIndex: map[[2]string]int{}, watermarks: map[string]watermark{}}
 	if _, err := tx.ExecContext(ctx, batchSettings); err != nil {
 		return nil, b.abort(fmt.Errorf("ledger: unable to set up a batch: %w", err))
 	}
@@ -251,11 +251,27 @@ func (b *Batch) Quarantine(q Quarantined) {
 	b.quarantine = append(b.quarantine, q)
 }
 
+// watermark is a watermark to store, and the time the window was fetched (zero: unknown).
+type watermark struct{ at, fetched time.Time }
+
 // SetWatermark records how far the batch has synced source; it is stored at Commit, in the
 // same transaction as the entries, so the watermark never runs ahead of the ledger. A
 // watermark never moves back: a backfill of an old window leaves it where it is.
 func (b *Batch) SetWatermark(source string, at time.Time) {
-	b.watermarks[source] = at.UTC()
+	b.watermarks[source] = watermark{at: at.UTC()}
+}
+
+// SetWatermarkFetched is SetWatermark for a window fetched at fetched: what the API
+// answered then can hold nothing created later, so the watermark stored is at most
+// fetched, whatever the window's end. A stored watermark after fetched cannot be true
+// (a sync of a window that ended in the future stored it, before windows were capped at
+// their fetch time), and would make every later sync start after what it never pulled:
+// it is replaced, even by an earlier one, so that the next sync pulls again from there.
+func (b *Batch) SetWatermarkFetched(source string, at, fetched time.Time) {
+	if at.After(fetched) {
+		at = fetched
+	}
+	b.watermarks[source] = watermark{at: at.UTC(), fetched: fetched.UTC()}
 }
 
 // Commit books the staged entries and their postings, and sums what it booked, in ONE
@@ -551,13 +567,19 @@ func (b *Batch) commitWatermarks(ctx context.Context) error {
 	}
 	slices.SortFunc(sources, cmp.Compare) // a fixed lock order across concurrent batches
 	for _, src := range sources {
+		wm := b.watermarks[src]
+		var fetched any // NULL: never replace a later watermark
+		if !wm.fetched.IsZero() {
+			fetched = wm.fetched
+		}
 		_, err := b.tx.ExecContext(ctx, `
 			INSERT INTO sync_watermarks AS w (source, watermark)
 			VALUES ($1, $2)
 			ON CONFLICT (source) DO UPDATE SET
-				watermark  = greatest(w.watermark, excluded.watermark),
+				watermark  = CASE WHEN w.watermark > $3::timestamptz THEN excluded.watermark
+				                  ELSE greatest(w.watermark, excluded.watermark) END,
 				updated_at = now()`,
-			src, b.watermarks[src])
+			src, wm.at, fetched)
 		if err != nil {
 			return fmt.Errorf("ledger: unable to store the watermark of %s: %w", src, err)
 		}

@@ -21,6 +21,9 @@ const (
 	SourceWithdrawal = "withdrawal"
 	SourceManual     = "manual"
 	SourceReversal   = "reversal"
+	// SourceOpening is an opening balance (`ledger opening-balances`); its external id is
+	// the currency, so each currency gets at most one.
+	SourceOpening = "opening"
 )
 
 // AccountType classifies accounts for reports and plain-text accounting exports.
@@ -130,6 +133,9 @@ type Chart struct {
 	ServiceFees   string `yaml:"service_fees"`
 	Payouts       string `yaml:"payouts"`
 	WithdrawFees  string `yaml:"withdraw_fees"`
+	// OpeningBalances is the equity account that opening balances are credited to: what
+	// Nord PAY held before the first synced day came from outside the books.
+	OpeningBalances string `yaml:"opening_balances"`
 }
 
 // DefaultChart is the chart of accounts of ARCHITECTURE.md.
@@ -142,6 +148,9 @@ func DefaultChart() Chart {
 		ServiceFees:   "expenses:fees:service:{CUR}",
 		Payouts:       "payouts:{CUR}",
 		WithdrawFees:  "expenses:fees:withdraw:{CUR}",
+		// Not "equity:opening-balances": the journals use that name for their own
+		// opening transaction.
+		OpeningBalances: "equity:opening:{CUR}",
 	}
 }
 
@@ -178,6 +187,7 @@ func (c Chart) fields() []chartField {
 		{"service_fees", c.ServiceFees, Expense},
 		{"payouts", c.Payouts, Expense},
 		{"withdraw_fees", c.WithdrawFees, Expense},
+		{"opening_balances", c.OpeningBalances, Equity},
 	}
 }
 

@@ -238,6 +238,38 @@ func (s *Store) Watermark(ctx context.Context, source string) (at time.Time, ok 
 	return at.UTC(), true, nil
 }
 
+// FirstSyncRunReaching returns when the first sync run of source that reached at (its
+// range ending at or after it) started, so that a watermark can be traced to the run that
+// stored it; ok is false when no run did.
+func (s *Store) FirstSyncRunReaching(ctx context.Context, source string, at time.Time) (started time.Time, ok bool, err error) {
+	var t sql.NullTime
+	err = s.db.QueryRowContext(ctx, `
+		SELECT min(started_at)
+		FROM sync_runs
+		WHERE source = $1 AND to_time >= $2`,
+		source, at.UTC()).Scan(&t)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("ledger: unable to read the sync runs of %s: %w", source, err)
+	}
+	return t.Time.UTC(), t.Valid, nil
+}
+
+// SyncedFrom returns the earliest start of a sync run of source that finished well, so
+// that a caller can tell whether the ledger holds a source's transactions since a time;
+// ok is false when no run of it finished well.
+func (s *Store) SyncedFrom(ctx context.Context, source string) (from time.Time, ok bool, err error) {
+	var t sql.NullTime
+	err = s.db.QueryRowContext(ctx, `
+		SELECT min(from_time)
+		FROM sync_runs
+		WHERE source = $1 AND status = $2`,
+		source, RunOK).Scan(&t)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("ledger: unable to read the sync runs of %s: %w", source, err)
+	}
+	return t.Time.UTC(), t.Valid, nil
+}
+
 // SaveCurrencies stores what /currencies/ says, replacing what was stored for each currency
 // listed, so that quarantine rules and payouts use the latest limits and fees. Currencies
 // not listed are kept: transactions booked in them still need their metadata.

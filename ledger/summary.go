@@ -17,17 +17,18 @@ import (
 // by role, so that a renamed chart (config ledger.accounts) reads the same.
 type Role string
 
-// The roles of the chart, and RoleOther for an account outside it (an opening balance, a
-// manual correction).
+// The roles of the chart, and RoleOther for an account outside it (a manual correction to
+// an account of its own).
 const (
-	RoleAssets        Role = "assets"
-	RoleInvoiceIncome Role = "invoice_income"
-	RoleWalletIncome  Role = "wallet_income"
-	RoleNetworkFees   Role = "network_fees"
-	RoleServiceFees   Role = "service_fees"
-	RolePayouts       Role = "payouts"
-	RoleWithdrawFees  Role = "withdraw_fees"
-	RoleOther         Role = "other"
+	RoleAssets          Role = "assets"
+	RoleInvoiceIncome   Role = "invoice_income"
+	RoleWalletIncome    Role = "wallet_income"
+	RoleNetworkFees     Role = "network_fees"
+	RoleServiceFees     Role = "service_fees"
+	RolePayouts         Role = "payouts"
+	RoleWithdrawFees    Role = "withdraw_fees"
+	RoleOpeningBalances Role = "opening_balances"
+	RoleOther           Role = "other"
 )
 
 // RoleOf says which role the account name plays for currency, so that a report can tell
@@ -72,10 +73,12 @@ func (m *Movement) add(count, usdMissing int64, amount, usd, weighted decimal.De
 
 // Flows are the movements of one currency in a period, by role, each positive in the
 // direction finance reads it: receipts are the gross amounts customers paid (the income
-// postings, negated); fees, payouts and payout fees are what they cost (debits). Assets is
-// the net change of the assets account, and Other the postings on accounts outside the chart
-// (debits positive). Because every entry balances, Assets = receipts - fees - payouts -
-// payout fees - Other.
+// postings, negated); fees, payouts and payout fees are what they cost (debits); opening
+// balances are what the opening-balances account brought in (its postings, negated: an
+// opening balance booked in the period, or its correction). Assets is the net change of
+// the assets account, and Other the postings on accounts outside the chart (debits
+// positive). Because every entry balances, Assets = opening balances + receipts - fees -
+// payouts - payout fees - Other.
 type Flows struct {
 	InvoiceReceipts Movement
 	WalletReceipts  Movement
@@ -83,6 +86,7 @@ type Flows struct {
 	ServiceFees     Movement
 	Payouts         Movement
 	PayoutFees      Movement
+	OpeningBalances Movement
 	Assets          Movement
 	Other           Movement
 }
@@ -104,6 +108,8 @@ func (f *Flows) add(role Role, count, usdMissing int64, amount, usd, weighted de
 		f.Payouts.add(count, usdMissing, amount, usd, weighted)
 	case RoleWithdrawFees:
 		f.PayoutFees.add(count, usdMissing, amount, usd, weighted)
+	case RoleOpeningBalances:
+		f.OpeningBalances.add(count, usdMissing, amount.Neg(), usd.Neg(), weighted)
 	default:
 		f.Other.add(count, usdMissing, amount, usd, weighted)
 	}
@@ -121,9 +127,10 @@ type CurrencySummary struct {
 }
 
 // ExpectedClosing is what the movements say the closing balance should be: opening +
-// receipts - network fees - service fees - payouts - payout fees.
+// opening balances booked in the period + receipts - network fees - service fees -
+// payouts - payout fees.
 func (c CurrencySummary) ExpectedClosing() decimal.Decimal {
-	return c.Opening.Add(c.InvoiceReceipts.Amount).Add(c.WalletReceipts.Amount).
+	return c.Opening.Add(c.OpeningBalances.Amount).Add(c.InvoiceReceipts.Amount).Add(c.WalletReceipts.Amount).
 		Sub(c.NetworkFees.Amount).Sub(c.ServiceFees.Amount).
 		Sub(c.Payouts.Amount).Sub(c.PayoutFees.Amount)
 }

@@ -55,6 +55,7 @@ func TestRoleOf(t *testing.T) {
 		"expenses:fees:service:BTC":      ledger.RoleServiceFees,
 		"payouts:BTC":                    ledger.RolePayouts,
 		"expenses:fees:withdraw:BTC":     ledger.RoleWithdrawFees,
+		"equity:opening:BTC":             ledger.RoleOpeningBalances,
 		"equity:opening-balances:BTC":    ledger.RoleOther,
 		"assets:nordpay:ETHERC20":        ledger.RoleOther, // another currency's account
 		"expenses:fees:service:BTC:more": ledger.RoleOther,
@@ -84,8 +85,10 @@ func TestSummarize(t *testing.T) {
 		// A correction against an account outside the chart.
 		ledger.Entry{Source: ledger.SourceManual, ExternalID: "fix-1", OccurredAt: day2.Add(7 * time.Hour), Postings: []ledger.Posting{
 			{Account: chart.AssetsAccount(cur), Type: ledger.Asset, Currency: cur, Amount: dec("4")},
-			{Account: "equity:opening:" + cur, Type: ledger.Equity, Currency: cur, Amount: dec("-4")},
+			{Account: "equity:corrections:" + cur, Type: ledger.Equity, Currency: cur, Amount: dec("-4")},
 		}},
+		// An opening balance booked inside the month: a movement of its own.
+		chart.OpeningEntry(ledger.Opening{Currency: cur, Amount: dec("50"), At: day2.Add(8 * time.Hour), By: "alice"}),
 		// At the month's end (excluded) and after it: only the current balance.
 		sumEntry("nov", ledger.SourceInvoice, cur, sumTo, "1000", "0", "0"),
 	)
@@ -109,9 +112,11 @@ func TestSummarize(t *testing.T) {
 		{"payouts", u.Payouts.Amount, dec("28.5")},
 		{"payout fees", u.PayoutFees.Amount, dec("1.5")},
 		{"other", u.Other.Amount, dec("-4")},
-		{"assets", u.Assets.Amount, dec("9.895").Add(dec("19.8")).Add(dec("0.000000000000000001")).Sub(dec("30")).Add(dec("4"))},
-		{"closing", u.Closing, dec("97").Add(dec("9.895")).Add(dec("19.8")).Add(dec("0.000000000000000001")).Sub(dec("30")).Add(dec("4"))},
+		{"opening balances", u.OpeningBalances.Amount, dec("50")},
+		{"assets", u.Assets.Amount, dec("9.895").Add(dec("19.8")).Add(dec("0.000000000000000001")).Sub(dec("30")).Add(dec("4")).Add(dec("50"))},
+		{"closing", u.Closing, dec("97").Add(dec("9.895")).Add(dec("19.8")).Add(dec("0.000000000000000001")).Sub(dec("30")).Add(dec("4")).Add(dec("50"))},
 		{"current", u.Current, u.Closing.Add(dec("1000"))},
+		// The opening balance is in the identity; only the correction outside the chart is not.
 		{"difference", u.Difference(), dec("4")},
 	} {
 		if !c.got.Equal(c.want) {

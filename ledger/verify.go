@@ -8,20 +8,22 @@ import (
 	"github.com/lib/pq"
 )
 
-// Check is the outcome of one invariant check over the whole ledger.
+// Check is the outcome of one invariant check over the whole ledger. Its JSON form is what
+// `ledger verify --json` prints, snake_case like every --json.
 type Check struct {
 	// Name says what must hold.
-	Name string
-	OK   bool
+	Name string `json:"name"`
+	// OK is true when nothing breaks it.
+	OK bool `json:"ok"`
 	// Offenders counts what breaks it: entries, postings or triggers, as the name says.
-	Offenders int64
+	Offenders int64 `json:"offenders"`
 	// Examples describe up to ten offenders, each naming its entry (source/external id).
-	Examples []string
+	Examples []string `json:"examples"`
 }
 
 // Report is the outcome of Verify, one Check per invariant.
 type Report struct {
-	Checks []Check
+	Checks []Check `json:"checks"`
 }
 
 // OK reports whether every invariant holds, which is what `ledger verify` exits on.

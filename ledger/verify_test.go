@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -146,4 +147,22 @@ func TestVerify(t *testing.T) {
 			t.Errorf("%+v, want the dropped trigger named", c)
 		}
 	})
+}
+
+// TestReportJSON pins the form `ledger verify --json` prints: snake_case, like every --json.
+func TestReportJSON(t *testing.T) {
+	t.Parallel()
+	r := ledger.Report{Checks: []ledger.Check{
+		{Name: "every entry balances per currency", OK: true, Examples: []string{}},
+		{Name: "every posting's entry exists", Offenders: 1, Examples: []string{"entry 77 (missing): 1 posting(s) of a missing entry"}},
+	}}
+	got, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"checks":[{"name":"every entry balances per currency","ok":true,"offenders":0,"examples":[]},` +
+		`{"name":"every posting's entry exists","ok":false,"offenders":1,"examples":["entry 77 (missing): 1 posting(s) of a missing entry"]}]}`
+	if string(got) != want {
+		t.Fatalf("JSON\n%s\nwant\n%s", got, want)
+	}
 }

@@ -123,7 +123,7 @@ var Fields = []Field{
 	{"currency", KindUserText, "the currency code (USDTBEP20, BTC, ...), as Nord PAY's currency list names it"},
 	{"time", KindTime, "when the transaction happened (occurred_at, UTC); the period's start on an opening row, its end on a closing row"},
 	{"booked_at", KindTime, "when the entry was booked into the ledger (UTC)"},
-	{"kind", KindText, "invoice, wallet, withdrawal, manual or reversal"},
+	{"kind", KindText, "invoice, wallet, withdrawal, opening, manual or reversal"},
 	{"entry_id", KindInteger, "the ledger's entry id"},
 	{"external_id", KindUserText, "Nord PAY's id of the transaction (or the payout row's id)"},
 	{"tx_hash", KindUserText, "the chain transaction hash"},

@@ -36,8 +36,9 @@ type Main struct {
 	// Getenv reads the environment.
 	Getenv func(string) string
 
-	flags   globalFlags
-	closers []func() error
+	flags         globalFlags
+	closers       []func() error
+	schemaChecked bool
 }
 
 // globalFlags are the flags every command takes.
@@ -99,8 +100,25 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// OpenDB connects to the configured database; it is closed when the command ends.
+// OpenDB connects to the configured database, whose schema must be up to date (checked once
+// per command: one query); it is closed when the command ends.
 func (m *Main) OpenDB(ctx context.Context) (*sqlx.DB, error) {
+	conn, err := m.OpenDBForMigration(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !m.schemaChecked {
+		if err := db.CheckSchema(ctx, conn.DB, db.RedactURL(m.Config.DatabaseURL)); err != nil {
+			return nil, err
+		}
+		m.schemaChecked = true
+	}
+	return conn, nil
+}
+
+// OpenDBForMigration connects to the configured database whatever its schema, for the
+// commands that bring it up to date (migrate, demo); it is closed when the command ends.
+func (m *Main) OpenDBForMigration(ctx context.Context) (*sqlx.DB, error) {
 	if err := m.Config.RequireDatabase(); err != nil {
 		return nil, err
 	}

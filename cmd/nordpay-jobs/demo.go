@@ -37,10 +37,12 @@ It starts a throwaway PostgreSQL cluster (unless DATABASE_URL or --database-url 
 database, which must then hold no ledger yet) and the sandbox Nord PAY API in-process on a
 loopback port, with a random API key that is never shown. The sandbox makes up a month of
 business: the last whole UTC month, a few thousand invoice and wallet transactions in
-eight currencies, about 5% of them unpaid. Then, printing each step as it goes, the demo
+eight currencies, about 5% of them unpaid, over balances the account held before it. Then,
+printing each step as it goes, the demo
 
   - migrates the schema, syncs the month into the ledger (twice: nothing is booked twice),
-    checks the ledger against the API's GET /balance/ and verifies its invariants;
+    books the balances held before the month (ledger opening-balances --from-api), checks
+    the ledger against the API's GET /balance/ and verifies its invariants;
   - exports the month's statement as CSV, XLSX, an hledger and a beancount journal;
   - writes the month's reconciliation report, which must reconcile;
   - fills in a payout sheet (6 rows in 4 currencies), imports it as alice, approves it as
@@ -49,8 +51,9 @@ eight currencies, about 5% of them unpaid. Then, printing each step as it goes, 
   - verifies the ledger again and compares it with GET /balance/ after the payouts;
   - prints a summary: every file written (path, size, what it is) and the key figures.
 
-The exports, the report and the payouts run the very commands the demo prints (export
-statement, report reconcile, payouts import, approve, run), in-process, with DATABASE_URL,
+The opening balances, the exports, the report and the payouts run the very commands the
+demo prints (ledger opening-balances, export statement, report reconcile, payouts import,
+approve, run), in-process, with DATABASE_URL,
 NORDPAY_BASE_URL and NORDPAY_API_KEY set to the throwaway database and the sandbox: the
 same command lines work against your own.
 
@@ -167,7 +170,7 @@ func runDemo(ctx context.Context, m *Main, opts demoOptions) error {
 		baseURL, opts.Seed, from.Format("January 2006"), sopts.Invoices.Count, sopts.Wallets.Count,
 		int(sopts.Invoices.UnpaidRate*100+0.5))
 
-	conn, err := m.OpenDB(ctx)
+	conn, err := m.OpenDBForMigration(ctx)
 	if err != nil {
 		return err
 	}
@@ -205,6 +208,9 @@ func runDemo(ctx context.Context, m *Main, opts demoOptions) error {
 	if err := d.sync(ctx, client, store, from); err != nil {
 		return err
 	}
+	if err := d.openingBalances(ctx, store, from); err != nil {
+		return err
+	}
 	if err := d.checkLedger(ctx, client, store, "Ledger: assets equal Nord PAY's GET /balance/"); err != nil {
 		return err
 	}
@@ -223,14 +229,13 @@ func runDemo(ctx context.Context, m *Main, opts demoOptions) error {
 	return d.finish()
 }
 
-// demoSandboxOptions is the sandbox of the demo: the default one, its transactions moved to
-// the last whole UTC month that ended longer ago than the longest late delay (so that every
-// transaction of the month is visible by now), and no opening balances, so that the ledger
-// explains every balance from the first transaction.
+// demoSandboxOptions is the sandbox of the demo: the default one, with its balances held
+// before the first transaction (which the demo books as opening balances), its
+// transactions moved to the last whole UTC month that ended longer ago than the longest
+// late delay (so that every transaction of the month is visible by now).
 func demoSandboxOptions(now time.Time, seed int64) sandbox.Options {
 	opts := sandbox.DefaultOptions(now)
 	opts.Seed = seed
-	opts.InitialBalances = nil
 	late := max(opts.Invoices.LateDelay, opts.Wallets.LateDelay)
 	current, _ := jobs.MonthOf(now.Add(-late))
 	from, to := current.AddDate(0, -1, 0), current
@@ -279,6 +284,25 @@ func (d *demo) sync(ctx context.Context, client *nordpay.Client, store *ledger.S
 	d.say("Sync again over the same range: booked %d, %d already booked (nothing is booked twice)", again.Booked, again.AlreadyBooked)
 	if again.Booked != 0 {
 		return fmt.Errorf("demo: the second sync booked %d transactions again", again.Booked)
+	}
+	return nil
+}
+
+// openingBalances books what the sandbox held before the month, with `ledger
+// opening-balances --from-api` right after the sync (the ledger then holds the month up to
+// now), at the month's first instant.
+func (d *demo) openingBalances(ctx context.Context, store *ledger.Store, from time.Time) error {
+	d.say("Opening balances: what Nord PAY held before %s, booked once per currency (GET /balance/ less the ledger's assets)", from.Format(time.DateOnly))
+	if _, err := d.command(ctx, true, "ledger", "opening-balances", "--at", from.Format(time.DateOnly), "--from-api", "--by", "alice"); err != nil {
+		return err
+	}
+	openings, err := store.Openings(ctx)
+	if err != nil {
+		return err
+	}
+	d.sum.Openings = map[string]string{}
+	for cur, o := range openings {
+		d.sum.Openings[cur] = o.Amount.String()
 	}
 	return nil
 }

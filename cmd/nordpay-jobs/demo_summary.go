@@ -35,7 +35,10 @@ type demoSummary struct {
 	// Sync is the first sync of the month.
 	Sync demoSyncJSON `json:"sync"`
 	// Booked are the transactions the sync booked, per currency.
-	Booked    []demoBookedJSON  `json:"booked"`
+	Booked []demoBookedJSON `json:"booked"`
+	// Openings are the opening balances booked (what the sandbox held before the month),
+	// per currency.
+	Openings  map[string]string `json:"opening_balances"`
 	Statement demoStatementJSON `json:"statement"`
 	Reconcile demoReconcileJSON `json:"reconcile"`
 	Payouts   demoPayoutsJSON   `json:"payouts"`
@@ -141,6 +144,7 @@ func (d *demo) finish() error {
 	}
 	m.printf("  Booked:         %d transactions (%s); %d unpaid counted, not booked; %d quarantined\n",
 		total, strings.Join(parts, ", "), s.Sync.Unpaid, s.Sync.Quarantined)
+	m.printf("  Opening:        balances held before %s booked in %d currencies (ledger opening-balances)\n", s.Month, len(s.Openings))
 	m.printf("  Statement:      %d lines in %d currencies; opening + net = closing in each\n", s.Statement.Lines, len(s.Statement.Currencies))
 	m.printf("  Reconciliation: %s reconciled (report reconcile exited 0)\n", s.Reconcile.Month)
 	currencies := map[string]bool{}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,7 +122,7 @@ func checkDemoFiles(t *testing.T, dir, out string) {
 	}
 
 	// The ledger: verified, and what Nord PAY holds after the payouts (which the ledger's
-	// assets equal) is the month's receipts less the payouts.
+	// assets equal) is the opening balance plus the month's receipts less the payouts.
 	if !sum.Verify.Passed || sum.Verify.Checks == 0 {
 		t.Errorf("verify: %+v", sum.Verify)
 	}
@@ -131,10 +132,20 @@ func checkDemoFiles(t *testing.T, dir, out string) {
 	if len(sum.Booked) == 0 || len(sum.Balances) == 0 {
 		t.Fatalf("nothing booked (%+v) or no balances (%v)", sum.Booked, sum.Balances)
 	}
+	// The opening balances: the sandbox's starting balances, booked by the printed step.
+	if len(sum.Openings) == 0 || !strings.Contains(out, "$ nordpay-jobs ledger opening-balances --at ") ||
+		!strings.Contains(out, fmt.Sprintf("booked %d opening balance(s)", len(sum.Openings))) {
+		t.Errorf("opening balances %v; the step is not printed as it should be", sum.Openings)
+	}
 	for _, b := range sum.Booked {
-		want := decimal.RequireFromString(b.Net).Sub(paidOut[b.Currency])
+		opening := decimal.Zero
+		if o, ok := sum.Openings[b.Currency]; ok {
+			opening = decimal.RequireFromString(o)
+		}
+		want := opening.Add(decimal.RequireFromString(b.Net)).Sub(paidOut[b.Currency])
 		if got, ok := sum.Balances[b.Currency]; !ok || !decimal.RequireFromString(got).Equal(want) {
-			t.Errorf("%s: balance after the payouts %s, want %s (booked net %s less payouts %s)", b.Currency, got, want, b.Net, paidOut[b.Currency])
+			t.Errorf("%s: balance after the payouts %s, want %s (opening balance %s + booked net %s less payouts %s)",
+				b.Currency, got, want, opening, b.Net, paidOut[b.Currency])
 		}
 	}
 }
@@ -157,7 +168,7 @@ func checkDemoStatementCSV(t *testing.T, path string, sum demoSummary) {
 	for i, h := range records[0] {
 		col[h] = i
 	}
-	for _, h := range []string{"Row", "Currency", "Gross", "Network fee", "Service fee", "Net", "Balance"} {
+	for _, h := range []string{"Row", "Currency", "Kind", "Gross", "Network fee", "Service fee", "Net", "Balance"} {
 		if _, ok := col[h]; !ok {
 			t.Fatalf("%s: no %q column in %v", path, h, records[0])
 		}
@@ -166,6 +177,10 @@ func checkDemoStatementCSV(t *testing.T, path string, sum demoSummary) {
 		opening, gross, network, service, net, balance decimal.Decimal
 		lines                                          int64
 		rows                                           string // the summary rows seen, in order
+		// The lines of the opening balance entry (kind "opening"), apart from the
+		// transactions the sync booked.
+		openingLines               int64
+		openingNet, txNet, txGross decimal.Decimal
 	}
 	sections := map[string]*section{}
 	var order []string
@@ -201,6 +216,12 @@ func checkDemoStatementCSV(t *testing.T, path string, sum demoSummary) {
 				s.balance = balance // one error per wrong line, not one per line after it
 			}
 			s.lines++
+			if rec[col["Kind"]] == "opening" {
+				s.openingLines++
+				s.openingNet = s.openingNet.Add(net)
+			} else {
+				s.txNet, s.txGross = s.txNet.Add(net), s.txGross.Add(gross)
+			}
 		case "total":
 			for _, c := range []struct {
 				name string
@@ -232,8 +253,14 @@ func checkDemoStatementCSV(t *testing.T, path string, sum demoSummary) {
 	}
 	for _, b := range sum.Booked {
 		s := sections[b.Currency]
-		if s == nil || s.lines != b.Transactions || !s.net.Equal(decimal.RequireFromString(b.Net)) || !s.gross.Equal(decimal.RequireFromString(b.Gross)) {
+		if s == nil || s.lines-s.openingLines != b.Transactions || !s.txNet.Equal(decimal.RequireFromString(b.Net)) || !s.txGross.Equal(decimal.RequireFromString(b.Gross)) {
 			t.Errorf("%s: the statement does not show what the sync booked (%+v)", b.Currency, b)
+		}
+	}
+	for cur, o := range sum.Openings {
+		s := sections[cur]
+		if s == nil || s.openingLines != 1 || !s.openingNet.Equal(decimal.RequireFromString(o)) {
+			t.Errorf("%s: the statement does not show the opening balance %s as one line", cur, o)
 		}
 	}
 }

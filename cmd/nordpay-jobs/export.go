@@ -13,7 +13,6 @@ import (
 	"github.com/nordpay/nordpay-jobs/exporters"
 	"github.com/nordpay/nordpay-jobs/ledger"
 	"github.com/nordpay/nordpay-jobs/templates"
-	"github.com/schollz/progressbar/v3"
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 )
@@ -35,7 +34,7 @@ names), in the currency's own units:
   opening   the balance of assets:nordpay:<CUR> at --from (every posting before it)
   lines     one per ledger entry in the currency, in time order: the time it happened
             (occurred_at, UTC; the statement's time), when it was booked (booked_at),
-            kind (invoice, wallet, withdrawal, manual, reversal), external id, tx hash,
+            kind (invoice, wallet, withdrawal, opening, manual, reversal), external id, tx hash,
             label, address, gross, network fee, service fee, net (gross - fees: what the
             line adds to the balance), the running balance, and the USD values as booked
   total     the sums of the lines
@@ -217,7 +216,8 @@ func newExportStatementCommand(m *Main) *cobra.Command {
 			store := ledger.NewStore(conn, m.Config.Ledger.Accounts)
 			files := exporters.NewAtomicFiles(out)
 			defer files.Abort() //nolint:errcheck // a no-op after Commit; its error is reported below otherwise
-			bar := newExportBar(m, noBar)
+			bar := newProgress(m, noBar)
+			defer bar.finish()
 			res := exportStatementJSON{Format: kind, From: start, To: end}
 			if journal {
 				w, err := files.Create("")
@@ -231,8 +231,10 @@ func newExportStatementCommand(m *Main) *cobra.Command {
 				}
 			} else {
 				res.Template = tpl.Name
+				bar.phase("statement: lines written", 0, "lines")
 				r, err := exporters.WriteStatement(ctx, store, exporters.StatementFormat(kind), files, exporters.StatementOptions{
-					From: start, To: end, Currency: currency, Template: tpl, Now: m.Now, Progress: bar.progress,
+					From: start, To: end, Currency: currency, Template: tpl, Now: m.Now,
+					Progress: func(lines int64) { bar.set(lines, "") },
 				})
 				bar.finish()
 				if err != nil {
@@ -336,40 +338,6 @@ func printStatementSummary(m *Main, r exportStatementJSON) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s+%s\t%s\t%s\t\n", c.Currency, c.Lines, c.Opening, c.Gross, c.NetworkFees, c.ServiceFees, c.Net, c.Closing)
 	}
 	tw.Flush()
-}
-
-// exportBar shows the lines written on a terminal; the zero value shows nothing.
-type exportBar struct {
-	bar *progressbar.ProgressBar
-}
-
-func newExportBar(m *Main, off bool) *exportBar {
-	if off || !isTerminal(m.Err) {
-		return &exportBar{}
-	}
-	return &exportBar{bar: progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(m.Err),
-		progressbar.OptionSetDescription("statement: lines written"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("lines"),
-		progressbar.OptionSpinnerType(14),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionThrottle(100*time.Millisecond),
-	)}
-}
-
-func (b *exportBar) progress(lines int64) {
-	if b.bar != nil {
-		_ = b.bar.Set64(lines)
-	}
-}
-
-func (b *exportBar) finish() {
-	if b.bar != nil {
-		_ = b.bar.Finish()
-		b.bar = nil
-	}
 }
 
 func newExportTemplatesCommand(m *Main) *cobra.Command {

@@ -130,7 +130,6 @@ func newJobsCommand(m *Main) *cobra.Command {
 
 Every run goes through the same run records as serve's: one record per job and slot in
 PostgreSQL, so a slot runs once however many replicas, CronJobs and people ask for it.`,
-		Args: argsUsage(cobra.NoArgs),
 	}
 	cmd.AddCommand(newJobsListCommand(m), newJobsHistoryCommand(m), newJobsRunCommand(m), newJobsBackfillCommand(m))
 	return cmd
@@ -276,7 +275,9 @@ both run a slot. --slot now runs a slot at the current second; --slot T one at t
 payouts-inbox: whatever is in the inbox now, whatever T).
 
 Exit 0 when the slot succeeded, had already succeeded, runs elsewhere, or was skipped
-because the job's previous run is still going; 1 when it failed or timed out.`,
+because the job's previous run is still going; 1 when it failed or timed out; 2 for an
+unknown job or a slot in the future; 3 when a reconcile slot's month does not reconcile (as
+report reconcile).`,
 		Example: `  nordpay-jobs jobs run sync
   nordpay-jobs jobs run sync --slot now --json
   nordpay-jobs jobs run statements --slot 2026-11-02T00:30:00Z --force`,
@@ -299,13 +300,16 @@ because the job's previous run is still going; 1 when it failed or timed out.`,
 				return err
 			}
 			o, err := s.RunNow(cmd.Context(), args[0], slot, force)
-			if errors.Is(err, jobs.ErrUnknownJob) {
+			if errors.Is(err, jobs.ErrUnknownJob) || errors.Is(err, jobs.ErrFutureSlot) {
 				return &usageError{err}
 			}
 			if o.Run.Job != "" {
 				if perr := m.printOutcome(o, asJSON); perr != nil && err == nil {
 					err = perr
 				}
+			}
+			if errors.Is(err, jobs.ErrNotReconciled) {
+				return withCode(ExitDifferences, err)
 			}
 			return err
 		}),
@@ -334,7 +338,8 @@ slot to the slot) and books only what is missing; a statements slot writes the U
 it (files named for the day, so each slot its own); a reconcile slot the UTC month before it;
 a payouts-inbox slot processes the inbox as it is now (backfilling it is pointless).
 
-Exit 0 when every slot succeeded (or had), 1 when any failed.`,
+Exit 0 when every slot succeeded (or had); 1 when any failed; 2 for an unknown job or a --to
+in the future; 3 when every slot that failed was a reconcile month that does not reconcile.`,
 		Example: `  nordpay-jobs jobs backfill sync --from 2026-11-01 --to 2026-11-02
   nordpay-jobs jobs backfill statements --from 2026-10-01 --to 2026-11-01 --json`,
 		Args: argsUsage(cobra.ExactArgs(1)),
@@ -358,15 +363,15 @@ Exit 0 when every slot succeeded (or had), 1 when any failed.`,
 				return err
 			}
 			slots, err := s.BackfillSlots(args[0], fromT, toT)
-			if errors.Is(err, jobs.ErrUnknownJob) {
+			if errors.Is(err, jobs.ErrUnknownJob) || errors.Is(err, jobs.ErrFutureSlot) {
 				return &usageError{err}
 			}
 			if err != nil {
 				return err
 			}
 			var (
-				outs   []outcomeJSON
-				failed int
+				outs                 []outcomeJSON
+				failed, unreconciled int
 			)
 			for _, slot := range slots {
 				if cmd.Context().Err() != nil {
@@ -375,6 +380,9 @@ Exit 0 when every slot succeeded (or had), 1 when any failed.`,
 				o, err := s.Backfill(cmd.Context(), args[0], slot, force)
 				if err != nil {
 					failed++
+					if errors.Is(err, jobs.ErrNotReconciled) {
+						unreconciled++
+					}
 					m.Logger.Error("backfill: slot failed", "job", args[0], "slot", slot.UTC().Format(time.RFC3339), "error", err.Error())
 				}
 				if asJSON {
@@ -396,6 +404,9 @@ Exit 0 when every slot succeeded (or had), 1 when any failed.`,
 			switch {
 			case cmd.Context().Err() != nil:
 				return fmt.Errorf("backfill of %s interrupted", args[0])
+			case failed > 0 && unreconciled == failed:
+				return withCode(ExitDifferences, fmt.Errorf("backfill of %s: %d of %d slots do not reconcile (see jobs history %s)",
+					args[0], failed, len(slots), args[0]))
 			case failed > 0:
 				return fmt.Errorf("backfill of %s: %d of %d slots failed (see jobs history %s)", args[0], failed, len(slots), args[0])
 			case len(slots) == 0 && !asJSON:

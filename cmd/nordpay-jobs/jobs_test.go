@@ -6,6 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/nordpay/nordpay-jobs/nordpay"
 )
 
 // writeConfig writes a configuration file for one test.
@@ -136,6 +141,9 @@ func TestJobsCommands(t *testing.T) {
 			{"StatementsWithoutOutDir", cfg, []string{"jobs", "run", "statements"}, ExitError, "jobs: job statements: settings: out_dir is required"},
 			{"BackfillWithoutRange", cfg, []string{"jobs", "backfill", "sync"}, ExitUsage, "--from and --to are both required"},
 			{"BadSlot", cfg, []string{"jobs", "run", "sync", "--slot", "soon"}, ExitUsage, "--slot"},
+			{"FutureSlot", cfg, []string{"jobs", "run", "sync", "--slot", "2999-01-01"}, ExitUsage, "slot 2999-01-01T00:00:00Z is in the future"},
+			{"BackfillIntoTheFuture", cfg, []string{"jobs", "backfill", "sync", "--from", "2026-11-19", "--to", "2999-01-01"}, ExitUsage,
+				"backfill to 2999-01-01T00:00:00Z is in the future"},
 			{"ReconcileWithABadFormat", writeConfig(t, "jobs:\n  - {name: monthly, kind: reconcile, schedule: \"0 6 1 * *\", settings: {out_dir: /, format: pdf}}\n"),
 				[]string{"serve", "--admin-addr", ""}, ExitError, `jobs: job monthly: settings: format "pdf": want xlsx or csv`},
 			{"InboxWithoutDir", writeConfig(t, "jobs:\n  - {name: inbox, kind: payouts-inbox, schedule: \"*/5 * * * *\"}\n"),
@@ -217,6 +225,55 @@ jobs:
 	}
 	if _, err := os.Stat(filepath.Join(reports, "reconciliation-2026-11", "summary.csv")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestJobsReconcileDifferencesExitThree: a reconcile slot whose month does not reconcile is a
+// check that found differences, exit 3 as report reconcile, in jobs run and jobs backfill.
+func TestJobsReconcileDifferencesExitThree(t *testing.T) {
+	t.Parallel()
+	sb, env := startSandbox(t)
+	reports := t.TempDir()
+	cfg := writeConfig(t, `
+sync:
+  start: 2026-11-10
+jobs:
+  - name: sync
+    kind: sync
+    schedule: "*/15 * * * *"
+  - name: reconcile
+    kind: reconcile
+    schedule: "0 6 1 * *"
+    settings:
+      out_dir: `+reports+`
+      format: csv
+`)
+	jobs := func(args ...string) (int, string, string) {
+		t.Helper()
+		return run(t, env, append([]string{"--config", cfg, "jobs"}, args...)...)
+	}
+	if code, out, stderr := jobs("run", "sync"); code != ExitOK {
+		t.Fatalf("jobs run sync: exit %d\n%s\n%s", code, out, stderr)
+	}
+	// Paid at Nord PAY, never synced: the completeness check finds it missing from the ledger.
+	d := decimal.RequireFromString
+	sb.AddTransaction(nordpay.Transaction{ID: "planted-1", SourceType: nordpay.SourceInvoice,
+		Source:   nordpay.Source{ID: "inv-planted"},
+		Currency: nordpay.CurrencyRef{Currency: nordpay.Currency{Name: "USDTTRC20"}},
+		Amount:   d("40"), AmountUSD: d("40"), NetworkFee: d("1"), NetworkFeeUSD: d("1"), ServiceFee: d("0.4"), ServiceFeeUSD: d("0.4"),
+		IsPaid: true, CreatedAt: nordpay.Time{Time: time.Date(2026, 11, 15, 8, 0, 0, 0, time.UTC)}}, time.Time{})
+
+	code, out, stderr := jobs("run", "reconcile", "--slot", "2026-12-01T06:00:00Z")
+	if code != ExitDifferences || !strings.Contains(out, "reconcile slot 2026-12-01T06:00:00Z: failed after 1 attempt(s)") ||
+		!strings.Contains(stderr, "2026-11 does not reconcile") {
+		t.Fatalf("jobs run reconcile: exit %d, want %d\n%s\n%s", code, ExitDifferences, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(reports, "reconciliation-2026-11", "exceptions.csv")); err != nil {
+		t.Fatalf("the report is written either way: %v", err)
+	}
+	code, out, stderr = jobs("backfill", "reconcile", "--from", "2026-12-01", "--to", "2026-12-02")
+	if code != ExitDifferences || !strings.Contains(stderr, "backfill of reconcile: 1 of 1 slots do not reconcile") {
+		t.Fatalf("jobs backfill reconcile: exit %d, want %d\n%s\n%s", code, ExitDifferences, out, stderr)
 	}
 }
 

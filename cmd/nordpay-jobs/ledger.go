@@ -13,10 +13,11 @@ import (
 func newLedgerCommand(m *Main) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ledger",
-		Short: "Inspect the ledger: balances, invariant checks, the quarantine",
+		Short: "Inspect the ledger: balances, invariant checks, the quarantine, opening balances",
 		Args:  argsUsage(cobra.NoArgs),
 	}
-	cmd.AddCommand(newLedgerBalancesCommand(m), newLedgerVerifyCommand(m), newLedgerQuarantineCommand(m))
+	cmd.AddCommand(newLedgerBalancesCommand(m), newLedgerVerifyCommand(m), newLedgerQuarantineCommand(m),
+		newLedgerOpeningCommand(m))
 	return cmd
 }
 

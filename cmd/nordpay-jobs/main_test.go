@@ -86,7 +86,7 @@ func TestExitCodes(t *testing.T) {
 		{"BadShare", map[string]string{"NORDPAY_API_KEY": "k"}, []string{"sandbox", "--fault-rate", "2"}, ExitUsage, "--fault-rate 2"},
 		{"NoDatabase", nil, []string{"migrate"}, ExitError, "no database: set DATABASE_URL"},
 		{"BadConfigFromEnv", map[string]string{"NORDPAY_BASE_URL": "ftp://x"}, []string{"migrate"}, ExitError, "(from env NORDPAY_BASE_URL)"},
-		{"BadConfigFromFlag", nil, []string{"migrate", "--log-format", "xml"}, ExitError, "(from flag --log-format)"},
+		{"BadConfigFromFlag", nil, []string{"migrate", "--log-format", "xml"}, ExitUsage, "(from flag --log-format)"},
 		{"SandboxWithoutKey", nil, []string{"sandbox"}, ExitError, "no API key"},
 		{"UnreachableDatabase", map[string]string{"DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/db?sslmode=disable&connect_timeout=2"}, []string{"migrate"}, ExitError, "xxxxx"},
 	} {

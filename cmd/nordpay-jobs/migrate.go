@@ -21,7 +21,7 @@ newer nordpay-jobs has migrated, or whose applied migrations were edited, is ref
 		Args: argsUsage(cobra.NoArgs),
 		RunE: action(func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			conn, err := m.OpenDB(ctx)
+			conn, err := m.OpenDBForMigration(ctx)
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -188,7 +189,7 @@ func totalsJSON(ts []payouts.Total) []totalJSON {
 
 func newPayoutsImportCommand(m *Main) *cobra.Command {
 	var by, report string
-	var asJSON, decimalComma, allowRepeat, force bool
+	var asJSON, decimalComma, allowRepeat, force, noBar bool
 	cmd := &cobra.Command{
 		Use:   "import FILE --by NAME",
 		Short: "Parse and validate a payout sheet; print the batch id and control totals",
@@ -209,7 +210,10 @@ A valid sheet prints its batch id and control totals per currency (rows, amount,
 fee): show them to the approvers, whose approval is bound to them. The same file (by SHA-256)
 is refused if it was imported before, unless --force.
 
---report PATH writes the sheet back in its own format with a status and an errors column.`,
+--report PATH writes the sheet back in its own format with a status and an errors column.
+
+On a terminal, a progress bar on stderr counts the rows read, then validated, then says when
+the batch is being stored (--no-progress hides it).`,
 		Example: `  nordpay-jobs payouts import march.xlsx --by alice
   nordpay-jobs payouts import march.csv --by alice --decimal-comma --report march-checked.csv
   nordpay-jobs payouts import march.xlsx --by alice --json`,
@@ -230,11 +234,19 @@ is refused if it was imported before, unless --force.
 			if err != nil {
 				return fmt.Errorf("payouts import: %w", err)
 			}
-			sheet, err := payouts.ReadSheet(name, f, payouts.ReadOptions{DecimalComma: decimalComma,
-				MaxRows: c.MaxRows, MaxBytes: c.MaxBytes, MaxUnzippedBytes: c.MaxUnzippedBytes})
+			bar := newProgress(m, noBar)
+			defer bar.finish()
+			read := payouts.ReadOptions{DecimalComma: decimalComma,
+				MaxRows: c.MaxRows, MaxBytes: c.MaxBytes, MaxUnzippedBytes: c.MaxUnzippedBytes}
+			if bar.on() {
+				bar.phase("payouts import: reading rows", 0, "rows")
+				read.Progress = func(rows int) { bar.set(int64(rows), "") }
+			}
+			sheet, err := payouts.ReadSheet(name, f, read)
 			if cerr := f.Close(); err == nil && cerr != nil {
 				err = fmt.Errorf("payouts import: %w", cerr)
 			}
+			bar.finish()
 			if errors.Is(err, payouts.ErrSheetTooLarge) || errors.Is(err, payouts.ErrNotASheet) {
 				// Nothing could be read: no batch, the reason is the one error.
 				if asJSON {
@@ -258,16 +270,25 @@ is refused if it was imported before, unless --force.
 			if err != nil {
 				return err
 			}
+			bar.phase("payouts import: reading balances", 0, "")
 			env, err := validationEnv(ctx, m, st, client, allowRepeat)
 			if err != nil {
 				return err
+			}
+			if bar.on() {
+				env.Progress = func(done, total int) {
+					bar.phase("payouts import: validating", int64(total), "rows")
+					bar.set(int64(done), "")
+				}
 			}
 			errs, _, err := payouts.Validate(ctx, sheet, env)
 			if err != nil {
 				return err
 			}
+			bar.phase("payouts import: storing the batch", 0, "")
 			batch, err := st.Import(ctx, payouts.ImportRequest{Sheet: sheet, Errors: errs, By: by, Force: force,
 				AllowRepeat: allowRepeat, ExpectedFee: env.ExpectedFee})
+			bar.finish()
 			var repeat *payouts.RepeatError
 			if errors.As(err, &repeat) {
 				// Another batch with the same rows was imported since the validation: no
@@ -294,9 +315,11 @@ is refused if it was imported before, unless --force.
 				return err
 			}
 			if report != "" {
+				bar.phase("payouts import: writing the report", 0, "")
 				if err := writeReportFile(report, sheet, errs); err != nil {
 					return err
 				}
+				bar.finish()
 			}
 			required := st.Policy().RequiredApprovers(batch.Totals)
 			if asJSON {
@@ -328,6 +351,7 @@ is refused if it was imported before, unless --force.
 	f.BoolVar(&decimalComma, "decimal-comma", false, "CSV amounts use a decimal comma (1,5 is one and a half)")
 	f.BoolVar(&allowRepeat, "allow-repeat", false, "accept the same address, amount and currency twice, or paid in the last 30 days")
 	f.BoolVar(&force, "force", false, "import a sheet that was imported before")
+	f.BoolVar(&noBar, "no-progress", false, "no progress bar, even on a terminal")
 	return cmd
 }
 
@@ -522,7 +546,7 @@ type payeeJSON struct {
 }
 
 func newPayoutsRunCommand(m *Main) *cobra.Command {
-	var dryRun, asJSON bool
+	var dryRun, asJSON, noLines bool
 	var by string
 	cmd := &cobra.Command{
 		Use:   "run BATCH [--dry-run]",
@@ -551,6 +575,10 @@ twice at once is refused.
 --dry-run checks the approvals and the balance and prints the requests a run would send; it
 sends none (not even a quote request), confirms nothing and changes nothing.
 
+Each chunk transition is printed as it is stored, with where the run is: "[3/40] chunk 3
+USDTTRC20, 100 rows, ...: confirmed" is the third of the 40 chunks this run takes through
+(--no-progress prints only the summary; payouts status shows every chunk).
+
 Exit 0 when every row is paid, 3 when a chunk failed or is unknown (status says which), 1
 when the run stopped (the API unreachable, the approval expired: run again).`,
 		Example: `  nordpay-jobs payouts run 20261120-3fa9c1 --dry-run
@@ -567,8 +595,15 @@ when the run stopped (the API unreachable, the approval expired: run again).`,
 				return err
 			}
 			r := &payouts.Runner{Store: st, Client: client, Logger: m.Logger, Actor: runActor(m, by)}
-			if !asJSON {
-				r.OnChange = func(c *payouts.Chunk) { m.printf("%s\n", describeChunk(c)) }
+			if !asJSON && !noLines {
+				pos := &runPosition{chunks: func(batch string) ([]*payouts.Chunk, error) {
+					s, err := st.Status(ctx, batch)
+					if err != nil {
+						return nil, err
+					}
+					return s.Chunks, nil
+				}}
+				r.OnChange = func(c *payouts.Chunk) { m.printf("%s%s\n", pos.of(c), describeChunk(c)) }
 			}
 			res, runErr := r.Run(ctx, args[0], payouts.RunOptions{DryRun: dryRun})
 			if res == nil {
@@ -604,7 +639,53 @@ when the run stopped (the API unreachable, the approval expired: run again).`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check and show what would be sent; send nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the outcome as JSON")
 	cmd.Flags().StringVar(&by, "by", "", "who runs it, for the audit log (default: the user and host)")
+	cmd.Flags().BoolVar(&noLines, "no-progress", false, "no line per chunk transition, only the summary")
 	return cmd
+}
+
+// runPosition says where a run is ("[3/40] "): the place of a chunk among those the run
+// takes through, in the order it takes them (by number), and how many they are. The runner
+// does not tell its plan, so the chunks are read from the store at the first transition of
+// one of them: the run has planned by then, and those it takes through are the planned and
+// requested ones, and the one that moved. The chunks found confirming at start-up move
+// (to unknown) before the planning and are not the run's to take through: their line has
+// no position, and they cause no reading.
+type runPosition struct {
+	chunks func(batch string) ([]*payouts.Chunk, error)
+	loaded bool
+	todo   []int        // the run's chunks, ascending
+	seen   map[int]bool // the chunks that moved in this run
+}
+
+// of returns the position of c for its line, or "" when it is not one of the run's chunks
+// or the store could not be read (the line goes without it; the next one tries again).
+func (p *runPosition) of(c *payouts.Chunk) string {
+	if p.seen == nil {
+		p.seen = map[int]bool{}
+	}
+	recovered := !p.seen[c.N] && c.State == payouts.ChunkUnknown
+	p.seen[c.N] = true
+	if recovered {
+		return ""
+	}
+	if !p.loaded {
+		chunks, err := p.chunks(c.Batch)
+		if err != nil {
+			return ""
+		}
+		p.loaded = true
+		for _, k := range chunks {
+			if k.N == c.N || k.State == payouts.ChunkPlanned || k.State == payouts.ChunkRequested {
+				p.todo = append(p.todo, k.N)
+			}
+		}
+		slices.Sort(p.todo)
+	}
+	i, found := slices.BinarySearch(p.todo, c.N)
+	if !found {
+		return ""
+	}
+	return fmt.Sprintf("[%d/%d] ", i+1, len(p.todo))
 }
 
 // runActor names the run in the audit log.

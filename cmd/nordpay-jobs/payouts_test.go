@@ -273,7 +273,11 @@ func TestPayoutsCommands(t *testing.T) {
 
 	// Import: the JSON shape of ARCHITECTURE.md, amounts as strings.
 	sheet := writeSheet(t, env, "march.csv", payoutSheet)
-	out = runOK(t, env, ExitOK, "payouts", "import", sheet, "--by", "alice", "--json")
+	code, out, stderr := run(t, env, "payouts", "import", sheet, "--by", "alice", "--json")
+	if code != ExitOK {
+		t.Fatalf("import: exit %d\n%s\n%s", code, out, stderr)
+	}
+	noBar(t, stderr)
 	var imp struct {
 		Batch  string           `json:"batch"`
 		Valid  bool             `json:"valid"`
@@ -292,12 +296,12 @@ func TestPayoutsCommands(t *testing.T) {
 	batch := imp.Batch
 
 	// The same file again is refused, unless forced.
-	_, _, stderr := run(t, env, "payouts", "import", sheet, "--by", "carol")
+	_, _, stderr = run(t, env, "payouts", "import", sheet, "--by", "carol")
 	if !strings.Contains(stderr, "already imported as batch "+batch) || !strings.Contains(stderr, "--force") {
 		t.Fatalf("second import: %s", stderr)
 	}
 	// Forced, its rows repeat those of the first batch: that needs --allow-repeat as well.
-	code, out, _ := run(t, env, "payouts", "import", sheet, "--by", "carol", "--force")
+	code, out, _ = run(t, env, "payouts", "import", sheet, "--by", "carol", "--force")
 	if code != ExitDifferences || !strings.Contains(out, "--allow-repeat") {
 		t.Fatalf("forced import without --allow-repeat: exit %d\n%s", code, out)
 	}
@@ -329,6 +333,13 @@ func TestPayoutsCommands(t *testing.T) {
 	out = runOK(t, env, ExitOK, "payouts", "run", batch)
 	if !strings.Contains(out, "chunk 3 USDTERC20, 1 rows, 200: confirmed") || !strings.Contains(out, "batch "+batch+": paid") {
 		t.Fatalf("run: %s", out)
+	}
+	// Each line says where the run is: the chunk's place among the run's chunks, and their number.
+	for _, want := range []string{"\n[1/3] chunk 1 USDTBEP20, 2 rows, 41.5: requested", "\n[2/3] chunk 2 USDTBEP20, 1 rows, 22: confirmed",
+		"\n[3/3] chunk 3 USDTERC20, 1 rows, 200: confirmed"} {
+		if !strings.Contains("\n"+out, want) {
+			t.Errorf("run: no line %q:\n%s", want[1:], out)
+		}
 	}
 	if n := paidOnce(t, sb); n != 4 {
 		t.Fatalf("%d rows paid", n)
@@ -456,9 +467,12 @@ func TestPayoutsUnknownOutcomeNeedsAPerson(t *testing.T) {
 	sb, _, env := payoutEnv(t)
 	batch := importApproved(t, env)
 	sb.InjectFault("POST /balance/withdraw/multiple/confirm", sandbox.FaultLostAnswer)
-	code, out, _ := run(t, env, "payouts", "run", batch)
+	code, out, _ := run(t, env, "payouts", "run", batch, "--no-progress")
 	if code != ExitDifferences || !strings.Contains(out, "NEEDS A PERSON: chunk 1") {
 		t.Fatalf("run with a lost confirm: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, ": confirmed (withdrawal") || strings.Contains(out, "] chunk") {
+		t.Errorf("--no-progress printed the chunks' transitions:\n%s", out)
 	}
 	st := status(t, env, batch)
 	if st.State != "attention" || st.states() != "1:unknown 2:confirmed 3:confirmed" || len(st.NeedsPerson) != 1 || st.NeedsPerson[0] != 1 {
@@ -549,6 +563,25 @@ func TestPayoutsRunKilledBetweenSteps(t *testing.T) {
 				st := status(t, env, batch)
 				if st.states() != tc.next {
 					t.Fatalf("after the next run (exit %d): %s, want %s\n%s%s", code, st.states(), tc.next, out, errOut)
+				}
+				// The next run's lines number the chunks it takes through (planned and
+				// requested ones); a chunk it finds confirming has a line without a number.
+				var todo []string
+				for _, cs := range strings.Fields(tc.killed) {
+					n, state, _ := strings.Cut(cs, ":")
+					if state == "planned" || state == "requested" {
+						todo = append(todo, n)
+					}
+				}
+				for i, n := range todo {
+					if want := fmt.Sprintf("\n[%d/%d] chunk %s ", i+1, len(todo), n); !strings.Contains("\n"+out, want) {
+						t.Errorf("the next run has no line starting %q:\n%s", want[1:], out)
+					}
+				}
+				if n, _, found := strings.Cut(tc.killed, ":confirming"); found {
+					if want := "\nchunk " + n[len(n)-1:] + " "; !strings.Contains("\n"+out, want) {
+						t.Errorf("the next run has no line starting %q:\n%s", want[1:], out)
+					}
 				}
 				if strings.Contains(tc.next, "unknown") {
 					if code != ExitDifferences || !strings.Contains(out, "was found confirming") {

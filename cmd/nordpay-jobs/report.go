@@ -29,8 +29,10 @@ report as one workbook (--format xlsx: sheets Summary, Receipts, Fees, Payouts, 
 as a folder of CSV files, one per sheet (--format csv).
 
 Per currency: the assets balance at the month's start (opening) and end (closing), gross
-receipts (invoice, wallet), network fees, service fees, payouts and payout fees, and whether
-opening + receipts - fees - payouts - payout fees = closing. Receipts, Fees and Payouts hold
+receipts (invoice, wallet), network fees, service fees, payouts and payout fees, opening
+balances booked in the month (ledger opening-balances: a movement of their own, not a
+receipt), and whether opening + opening balances booked + receipts - fees - payouts - payout
+fees = closing. Receipts, Fees and Payouts hold
 the same per day and currency, beside what Nord PAY says for the day.
 
 Checks, each with its exceptions:
@@ -47,6 +49,10 @@ Checks, each with its exceptions:
   quarantine       no quarantined record is unresolved, whatever its month: each unresolved
                    one is listed until a sync books its corrected version or someone runs
                    ledger quarantine resolve; resolved ones are counted, not listed
+
+On a terminal, a progress bar on stderr follows the month's re-pull from Nord PAY (windows
+done, records read), the comparison with the ledger and the writing of the report
+(--no-progress hides it).
 
 Exit 0 when every check passes, 3 when any fails (the report is written either way), 1 on
 error, 2 on a wrong command line. The ledger is read in one snapshot as the command starts;
@@ -69,7 +75,7 @@ const reportReconcileExample = `  nordpay-jobs report reconcile --month 2026-10 
 func newReportReconcileCommand(m *Main) *cobra.Command {
 	var (
 		month, format, out string
-		asJSON             bool
+		asJSON, noBar      bool
 	)
 	cmd := &cobra.Command{
 		Use:     "reconcile",
@@ -99,15 +105,37 @@ func newReportReconcileCommand(m *Main) *cobra.Command {
 			}
 			store := ledger.NewStore(conn, m.Config.Ledger.Accounts)
 			r := &jobs.Reconciler{Client: client, Store: store, Now: m.Now, Logger: m.Logger}
-			res, err := r.Run(cmd.Context(), jobs.ReconcileOptions{Month: start,
+			opts := jobs.ReconcileOptions{Month: start,
 				Window: m.Config.Sync.Window.D(), Overlap: m.Config.Sync.Overlap.D(),
-				UnknownPayouts: jobs.UnknownPayouts(payouts.NewStore(store, payoutPolicy(m.Config.Payouts)))})
+				UnknownPayouts: jobs.UnknownPayouts(payouts.NewStore(store, payoutPolicy(m.Config.Payouts)))}
+			bar := newProgress(m, noBar)
+			defer bar.finish()
+			// The bar's steps are the re-pull's windows, then the comparison with the ledger
+			// (after the last window) and the writing of the report.
+			var steps int64
+			name := "reconcile " + start.Format("2006-01")
+			if bar.on() {
+				r.Logger = nil // the bar says it; a log line would tear it
+				bar.phase(name+": reading balances", 0, "")
+				opts.Progress = func(p jobs.ReconcileProgress) {
+					steps = int64(p.Windows)
+					bar.phase(name, steps+2, "")
+					detail := fmt.Sprintf("re-pull, %d records", p.Fetched)
+					if p.WindowsDone == p.Windows {
+						detail = "comparing with the ledger"
+					}
+					bar.set(int64(p.WindowsDone), detail)
+				}
+			}
+			res, err := r.Run(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
+			bar.set(steps+1, "writing the report")
 			if err := exporters.WriteReconciliation(out, f, res.Report); err != nil {
 				return err
 			}
+			bar.finish()
 			if asJSON {
 				if err := m.printJSON(reconcileSummary(res.Report, f, out)); err != nil {
 					return err
@@ -126,6 +154,7 @@ func newReportReconcileCommand(m *Main) *cobra.Command {
 	fl.StringVar(&format, "format", "xlsx", "xlsx (one workbook) or csv (a folder of files)")
 	fl.StringVar(&out, "out", "", "where to write: a .xlsx file, or a folder for csv")
 	fl.BoolVar(&asJSON, "json", false, `print a summary object: {"month", "reconciled", "currencies": [...], "checks": [...]}; amounts are strings`)
+	fl.BoolVar(&noBar, "no-progress", false, "no progress bar, even on a terminal")
 	return cmd
 }
 
@@ -151,6 +180,7 @@ type reconcileCurrencyJSON struct {
 	ServiceFees     string `json:"service_fees"`
 	Payouts         string `json:"payouts"`
 	PayoutFees      string `json:"payout_fees"`
+	OpeningBalances string `json:"opening_balances"`
 	Other           string `json:"other"`
 	Closing         string `json:"closing"`
 	ExpectedClosing string `json:"expected_closing"`
@@ -177,7 +207,7 @@ func reconcileSummary(r *exporters.Reconciliation, f exporters.ReconciliationFor
 		j := reconcileCurrencyJSON{Currency: c.Currency, Opening: c.Opening.String(),
 			InvoiceReceipts: c.InvoiceReceipts.String(), WalletReceipts: c.WalletReceipts.String(),
 			NetworkFees: c.NetworkFees.String(), ServiceFees: c.ServiceFees.String(),
-			Payouts: c.Payouts.String(), PayoutFees: c.PayoutFees.String(), Other: c.Other.String(),
+			Payouts: c.Payouts.String(), PayoutFees: c.PayoutFees.String(), OpeningBalances: c.OpeningBalances.String(), Other: c.Other.String(),
 			Closing: c.Closing.String(), ExpectedClosing: c.ExpectedClosing().String(), Difference: c.Difference().String(),
 			LedgerBalance: c.LedgerBalance.String(), APIPaid: c.APIPaidCount, LedgerPayments: c.InvoiceCount + c.WalletCount,
 			APIGross: c.APIGross.String(), APIUnpaid: c.APIUnpaidCount}

@@ -55,6 +55,10 @@ func TestReportReconcile(t *testing.T) {
 		if code != ExitOK {
 			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 		}
+		noBar(t, stderr)
+		if !strings.Contains(stderr, "reconcile: month pulled again") {
+			t.Errorf("without a bar, the log lines stay:\n%s", stderr)
+		}
 		for _, want := range []string{"reconciliation 2026-11 (2026-11-01 to 2026-12-01 UTC): reconciled", "report written to " + out} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("stdout lacks %q:\n%s", want, stdout)
@@ -76,10 +80,11 @@ func TestReportReconcile(t *testing.T) {
 	})
 	t.Run("JSONAndCSV", func(t *testing.T) {
 		out := filepath.Join(dir, "clean-csv")
-		code, stdout, stderr := run(t, env, "report", "reconcile", "--month", "2026-11", "--format", "csv", "--out", out, "--json")
+		code, stdout, stderr := run(t, env, "report", "reconcile", "--month", "2026-11", "--format", "csv", "--out", out, "--json", "--no-progress")
 		if code != ExitOK {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
+		noBar(t, stderr)
 		var s reconcileJSONOut
 		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
 			t.Fatalf("--json: %v\n%s", err, stdout)

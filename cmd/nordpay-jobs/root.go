@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/nordpay/nordpay-jobs/config"
 	"github.com/spf13/cobra"
 )
 
@@ -181,8 +183,11 @@ func newRootCommand(m *Main) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Annotations[groupAnnotation] != "" {
+				return nil // a group only prints its help: a bad configuration is not its business
+			}
 			if err := m.loadConfig(cmd.Flags().Changed); err != nil {
-				return &commandError{err}
+				return configError(err, cmd.Flags().Changed("config"))
 			}
 			return nil
 		},
@@ -215,7 +220,95 @@ func newRootCommand(m *Main) *cobra.Command {
 		}
 	}
 	setFlagErrors(root)
+	root.InitDefaultCompletionCmd() // now rather than at Execute, so that guardGroups sees it
+	guardGroups(root)
 	return root
+}
+
+// groupAnnotation marks the commands guardGroups made runnable.
+const groupAnnotation = "nordpay-jobs/group"
+
+// guardGroups makes every command that only groups others (it has subcommands and no Run of
+// its own) refuse an unknown subcommand: cobra checks the arguments of runnable commands only,
+// so `jobs rnu` would print the help of jobs and exit 0. Without arguments a group still prints
+// its help and exits 0.
+func guardGroups(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = unknownSubcommand
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		c.DisableFlagsInUseLine = true // its usage is "GROUP" (the help) or "GROUP [command]"
+		if c.Annotations == nil {
+			c.Annotations = map[string]string{}
+		}
+		c.Annotations[groupAnnotation] = "true"
+	}
+	for _, sub := range c.Commands() {
+		guardGroups(sub)
+	}
+}
+
+// unknownSubcommand is the argument check of a group: any argument is a subcommand that does
+// not exist, reported with the closest name cobra suggests.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := closestSubcommand(cmd, args[0]); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return &usageError{errors.New(msg)}
+}
+
+// closestSubcommand picks, of the subcommands cobra suggests for typed, the one fewest edits
+// away (the first of equals); "" when cobra suggests none.
+func closestSubcommand(cmd *cobra.Command, typed string) string {
+	if cmd.DisableSuggestions {
+		return ""
+	}
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor does not apply
+	}
+	best, bestDist := "", 0
+	for _, s := range cmd.SuggestionsFor(typed) {
+		if d := editDistance(strings.ToLower(typed), strings.ToLower(s)); best == "" || d < bestDist {
+			best, bestDist = s, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
+}
+
+// configError sorts a configuration problem by who must fix it: a value given on the command
+// line (a flag, or a --config file that does not exist) is a usage error, exit 2; a value in
+// the file or the environment is an error, exit 1.
+func configError(err error, configFlag bool) error {
+	var ve *config.ValidationError
+	if errors.As(err, &ve) && ve.FromFlag() || configFlag && errors.Is(err, fs.ErrNotExist) {
+		return &usageError{err}
+	}
+	return &commandError{err}
 }
 
 // argsUsage wraps a cobra argument check so that its complaint exits 2.

@@ -69,7 +69,7 @@ func newServeCommand(m *Main) *cobra.Command {
 			if cmd.Flags().Changed("admin-addr") {
 				m.Config.Set("serve.admin_addr", "flag --admin-addr", func(c *config.Config) { c.Serve.AdminAddr = adminAddr })
 				if err := m.Config.Validate(); err != nil {
-					return err
+					return configError(err, false)
 				}
 			}
 			return m.serve(cmd.Context())

@@ -43,7 +43,15 @@ nothing twice. Unpaid transactions move no money and are only counted. A malform
 quarantined with its reason and reported; it never stops the run.
 
 If the API fails mid-window, that window is rolled back, the command exits 1 and says where
-the next run will continue.`,
+the next run will continue.
+
+A --to after now is taken as now, with a note on stderr: what Nord PAY answers now holds
+nothing later, and the stored watermark never moves past the time a window was fetched, so
+the next plain sync continues from there. When the range is empty the command says why:
+right after a sync without lookback there is nothing to pull (exit 0); a --to before where
+the run would start (the watermark less sync.lookback, or sync.start) pulls nothing and is
+a usage error (exit 2): give --from as well to pull an earlier range again. A --from after
+now is a usage error too.`,
 		Example: `  # the first run: everything since October
   nordpay-jobs sync --from 2026-10-01
 
@@ -57,6 +65,9 @@ the next run will continue.`,
 			opts, err := syncOptions(m.Config.Sync, from, to, source, window)
 			if err != nil {
 				return err
+			}
+			if now := m.Now().UTC(); opts.From.After(now) {
+				return usagef("--from %s is in the future (now is %s): nothing to pull", from, now.Format(time.RFC3339))
 			}
 			conn, err := m.OpenDB(cmd.Context())
 			if err != nil {
@@ -78,6 +89,10 @@ the next run will continue.`,
 			if s.Progress != nil {
 				s.Progress.(*barProgress).finish()
 			}
+			if !res.CappedTo.IsZero() && len(res.Sources) > 0 {
+				fmt.Fprintf(m.Err, "note: --to %s is in the future: pulled up to now, %s; the next sync continues from there\n",
+					to, res.Sources[0].To.Format(time.RFC3339))
+			}
 			if asJSON {
 				if perr := m.printJSON(res); perr != nil {
 					return perr
@@ -85,7 +100,10 @@ the next run will continue.`,
 			} else {
 				printSyncSummary(m.Out, res)
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			return emptyRangeError(res, to, m.Config.Sync)
 		}),
 	}
 	f := cmd.Flags()
@@ -139,10 +157,44 @@ func syncOptions(c config.Sync, from, to, source string, window time.Duration) (
 	return opts, nil
 }
 
+// emptyRangeError is the error of a run that pulled nothing for a reason the command line
+// or the configuration explains (a range that ends before it starts); nil when every empty
+// range is simply up to date. to is the --to flag as given.
+func emptyRangeError(r jobs.SyncResult, to string, c config.Sync) error {
+	for _, s := range r.Sources {
+		if s.Empty != jobs.EmptyEndsBeforeStart {
+			continue
+		}
+		end := s.To.Format(time.RFC3339)
+		switch {
+		case to != "" && s.FromWatermark:
+			return usagef("nothing to pull: --to %s ends before where the %s sync would start, %s (its watermark %s less sync.lookback %s); that range was pulled already: give --from as well to pull it again",
+				to, s.Source, s.From.Format(time.RFC3339), s.Watermark.Format(time.RFC3339), c.Lookback.D())
+		case to != "":
+			return usagef("nothing to pull: --to %s is not after sync.start %s, where the first %s sync starts: give --from as well",
+				to, c.Start, s.Source)
+		case s.FromWatermark:
+			// A watermark a little after now (another replica's clock runs ahead), and no
+			// lookback: nothing to pull yet.
+		default:
+			return fmt.Errorf("sync: nothing to pull: sync.start %s, where the first %s sync starts, is not before now (%s)", c.Start, s.Source, end)
+		}
+	}
+	return nil
+}
+
 // printSyncSummary writes what a sync did, for people.
 func printSyncSummary(w io.Writer, r jobs.SyncResult) {
 	for _, s := range r.Sources {
-		fmt.Fprintf(w, "synced %s transactions from %s to %s\n", s.Source, s.From.Format(time.RFC3339), s.To.Format(time.RFC3339))
+		switch s.Empty {
+		case "":
+			fmt.Fprintf(w, "synced %s transactions from %s to %s\n", s.Source, s.From.Format(time.RFC3339), s.To.Format(time.RFC3339))
+		case jobs.EmptyUpToDate:
+			fmt.Fprintf(w, "nothing to pull for %s: synced up to %s already\n", s.Source, s.To.Format(time.RFC3339))
+		default:
+			fmt.Fprintf(w, "nothing to pull for %s: the range from %s to %s ends before it starts\n", s.Source,
+				s.From.Format(time.RFC3339), s.To.Format(time.RFC3339))
+		}
 	}
 	fmt.Fprintf(w, "windows %d: fetched %d, booked %d new, %d already booked, %d unpaid, %d quarantined\n",
 		r.Windows, r.Fetched, r.Booked, r.AlreadyBooked, r.Unpaid, r.Quarantined)

@@ -14,6 +14,7 @@ import (
 	"github.com/nordpay/nordpay-jobs/db"
 	"github.com/nordpay/nordpay-jobs/db/dbtest"
 	"github.com/nordpay/nordpay-jobs/ledger/ledgertest"
+	"github.com/nordpay/nordpay-jobs/nordpay"
 	"github.com/nordpay/nordpay-jobs/nordpay/sandbox"
 	"github.com/shopspring/decimal"
 )
@@ -236,5 +237,91 @@ func TestSyncKilledMidWindow(t *testing.T) {
 	}
 	if partial == 0 || partial >= total {
 		t.Fatalf("the kill left %d of %d entries; the test needs a run killed part-way", partial, total)
+	}
+}
+
+// startLiveSandbox serves a sandbox on the real clock (the command's own), with
+// transactions over the days before now; mod may change its options.
+func startLiveSandbox(t *testing.T, start time.Time, mod ...func(*sandbox.Options)) (*sandbox.Server, map[string]string) {
+	t.Helper()
+	now := time.Now().UTC()
+	return startSandbox(t, append([]func(*sandbox.Options){func(o *sandbox.Options) {
+		o.Now = time.Now
+		o.Invoices = sandbox.Generator{Start: start, End: now, Count: 1200, UnpaidRate: 0.05}
+		o.Wallets = sandbox.Generator{Start: start, End: now, Count: 600, UnpaidRate: 0.05}
+	}}, mod...)...)
+}
+
+// TestSyncFutureTo: a --to in the future pulls up to now, with a note, and the plain sync
+// after it books a payment made after the first run.
+func TestSyncFutureTo(t *testing.T) {
+	t.Parallel()
+	start := time.Now().UTC().AddDate(0, 0, -3).Truncate(24 * time.Hour)
+	sb, env := startLiveSandbox(t, start)
+	future := time.Now().UTC().AddDate(0, 0, 6).Format(time.DateOnly)
+	code, _, stderr := run(t, env, "sync", "--from", start.Format(time.DateOnly), "--to", future, "--no-progress")
+	if code != ExitOK || !strings.Contains(stderr, "--to "+future+" is in the future: pulled up to now") {
+		t.Fatalf("sync --to %s: exit %d\n%s", future, code, stderr)
+	}
+	conn, err := db.Open(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var late int
+	if err := conn.Get(&late, `SELECT count(*) FROM sync_watermarks WHERE watermark > now()`); err != nil || late != 0 {
+		t.Fatalf("%d watermark(s) after now (%v)", late, err)
+	}
+
+	d := decimal.RequireFromString
+	sb.AddTransaction(nordpay.Transaction{ID: "after-first-run", SourceType: nordpay.SourceInvoice,
+		Source:   nordpay.Source{ID: "inv-after", Label: "after"},
+		Currency: nordpay.CurrencyRef{Currency: nordpay.Currency{Name: "USDTBEP20"}},
+		Amount:   d("25"), AmountUSD: d("25"), ServiceFee: d("0.25"), ServiceFeeUSD: d("0.25"),
+		IsPaid: true, CreatedAt: nordpay.Time{Time: time.Now().UTC()}}, time.Time{})
+	code, out, stderr := run(t, env, "sync", "--json", "--no-progress")
+	if code != ExitOK {
+		t.Fatalf("the plain sync: exit %d\n%s", code, stderr)
+	}
+	var res struct{ Booked int64 }
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Booked != 1 {
+		t.Fatalf("the plain sync booked %d (%v), want the payment made after the first run:\n%s", res.Booked, err, out)
+	}
+	var n int
+	if err := conn.Get(&n, `SELECT count(*) FROM journal_entries WHERE external_id = 'after-first-run'`); err != nil || n != 1 {
+		t.Fatalf("the payment is booked %d times (%v)", n, err)
+	}
+}
+
+// TestSyncEmptyRangeSaysWhy: a range that ends before the run starts is a usage error that
+// names the flags; a --from in the future too.
+func TestSyncEmptyRangeSaysWhy(t *testing.T) {
+	t.Parallel()
+	_, env := startSandbox(t)
+	if code, _, stderr := run(t, env, "sync", "--from", "2026-11-10", "--to", "2026-11-20T12:00:00Z", "--no-progress"); code != ExitOK {
+		t.Fatalf("sync: exit %d\n%s", code, stderr)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		says []string
+	}{
+		{"ToBeforeTheWatermark", []string{"sync", "--to", "2026-11-15"},
+			[]string{"nothing to pull: --to 2026-11-15 ends before where the invoice sync would start, 2026-11-18T12:00:00Z",
+				"watermark 2026-11-20T12:00:00Z less sync.lookback 48h0m0s", "give --from as well"}},
+		{"FromInTheFuture", []string{"sync", "--from", time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly)},
+			[]string{"is in the future", "nothing to pull"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, env, append(tc.args, "--no-progress")...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitUsage, stdout, stderr)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(stderr, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, stderr)
+				}
+			}
+		})
 	}
 }

@@ -57,6 +57,13 @@ func Empty(t testing.TB) *sqlx.DB {
 	return sqlx.NewDb(pgtestdb.New(t, server(t), pgtestdb.NoopMigrator{}), db.DriverName)
 }
 
+// EmptyURL returns the URL of a fresh database of the test's own with no migration applied,
+// for tests that run a command against a database that was never migrated.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	return pgtestdb.Custom(t, server(t), pgtestdb.NoopMigrator{}).URL()
+}
+
 // migrator builds the template database with db.Migrate, so tests see the
 // schema production gets.
 type migrator struct{}
