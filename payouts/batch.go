@@ -252,6 +252,7 @@ func (s *Store) Import(ctx context.Context, req ImportRequest) (*Batch, error) {
 		return nil, fmt.Errorf("payouts: import of %s: encoding the totals: %w", sh.Name, err)
 	}
 	var dup *Batch
+	var repeatRows int
 	for attempt := 0; ; attempt++ {
 		if b.ID, err = newBatchID(now); err != nil {
 			return nil, err
@@ -282,6 +283,8 @@ func (s *Store) Import(ctx context.Context, req ImportRequest) (*Batch, error) {
 					if err := checkRepeats(ctx, tx, sh, now); err != nil {
 						return err
 					}
+				} else if repeatRows, err = countRepeats(ctx, tx, sh, now); err != nil {
+					return err
 				}
 			}
 			_, err := tx.ExecContext(ctx, `
@@ -302,6 +305,10 @@ func (s *Store) Import(ctx context.Context, req ImportRequest) (*Batch, error) {
 				"file": sh.Name, "format": sh.Format, "sheet_sha256": sh.SHA256, "rows": b.Rows,
 				"errors": b.Errors, "control_digest": b.Digest, "totals": b.Totals, "forced": b.Forced,
 				"allow_repeat": req.AllowRepeat,
+			}
+			if req.AllowRepeat && b.State != BatchRejected {
+				// What --allow-repeat let through, for the approvers (payouts approve, status).
+				detail["repeat_rows"] = repeatRows
 			}
 			action := "imported"
 			if b.State == BatchRejected {
@@ -430,6 +437,16 @@ func (s *Store) Approve(ctx context.Context, batch, by string, opts ApproveOptio
 				return refuse(fmt.Sprintf("%s approved it already, valid until %s", a.Approver, a.ExpiresAt.Format(time.RFC3339)))
 			}
 		}
+		// --by is not authenticated: say so when the importer's OS account approves too. One
+		// finance laptop may be shared, so this warns (and is audited) but does not refuse.
+		var warnings []string
+		imp, err := importRecord(ctx, tx, batch)
+		if err != nil {
+			return err
+		}
+		if acct := CurrentAccount(ctx); imp != nil && acct.Known() && imp.Account == acct {
+			warnings = append(warnings, fmt.Sprintf("imported and approved from the same OS account %s: the approvals are only as separate as the names typed", acct))
+		}
 		a := Approval{Approver: strings.TrimSpace(by), ApprovedAt: now, ExpiresAt: now.Add(s.policy.ApprovalTTL),
 			SheetSHA256: b.SheetSHA256, Digest: b.Digest}
 		_, err = tx.ExecContext(ctx, `
@@ -442,12 +459,19 @@ func (s *Store) Approve(ctx context.Context, batch, by string, opts ApproveOptio
 			}
 			return fmt.Errorf("payouts: batch %s: unable to record the approval: %w", batch, err)
 		}
-		if err := audit(ctx, tx, now, a.Approver, "approved", batch, 0, map[string]any{
+		detail := map[string]any{
 			"expires_at": a.ExpiresAt, "sheet_sha256": a.SheetSHA256, "control_digest": a.Digest, "totals": b.Totals,
-		}); err != nil {
+		}
+		if len(warnings) > 0 {
+			detail["warnings"] = warnings
+		}
+		if err := audit(ctx, tx, now, a.Approver, "approved", batch, 0, detail); err != nil {
 			return err
 		}
 		st, err = s.refresh(ctx, tx, batch, now)
+		if st != nil {
+			st.Warnings = warnings
+		}
 		return err
 	})
 	if err != nil {
@@ -481,6 +505,9 @@ type BatchStatus struct {
 	Chunks            []*Chunk
 	// RowsPaid counts rows in confirmed chunks; RowsUnknown rows in unknown chunks.
 	RowsPaid, RowsUnknown int
+	// Warnings are what Approve found worth telling the approver without refusing (the
+	// importer's OS account approving too); they are in the approval's audit line.
+	Warnings []string
 }
 
 // Approved reports whether the batch has enough valid approvals now.
@@ -903,6 +930,26 @@ func checkRepeats(ctx context.Context, tx *sqlx.Tx, sh *Sheet, now time.Time) er
 		return &RepeatError{File: sh.Name, Errors: errs}
 	}
 	return nil
+}
+
+// countRepeats counts the rows of a sheet imported with --allow-repeat that the repeat check
+// would have refused: the same address, amount and currency as a row of another batch
+// (PaidRecently's rule) or as an earlier row of the sheet. It only informs the approvers.
+func countRepeats(ctx context.Context, tx *sqlx.Tx, sh *Sheet, now time.Time) (int, error) {
+	seen, err := recentPayees(ctx, tx, now.Add(-RepeatWindow))
+	if err != nil {
+		return 0, err
+	}
+	inSheet := make(map[string]bool, len(sh.Rows))
+	n := 0
+	for _, r := range sh.Rows {
+		key := payeeKey(r.Currency, r.Address, r.Amount)
+		if _, ok := seen[key]; ok || inSheet[key] {
+			n++
+		}
+		inSheet[key] = true
+	}
+	return n, nil
 }
 
 // payeeKey identifies a payment by currency, address (hex and bech32 addresses compared

@@ -10,9 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"os"
+	"os/user"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -193,12 +196,66 @@ func (s *Store) inTx(ctx context.Context, what string, f func(tx *sqlx.Tx) error
 	return nil
 }
 
-// audit appends one line to the audit log, in the caller's transaction.
-func audit(ctx context.Context, tx sqlx.ExecerContext, at time.Time, actor, action, batch string, chunk int, detail map[string]any) error {
-	if detail == nil {
-		detail = map[string]any{}
+// OSAccount is who really ran an audited action: the operating-system user and the host
+// name of the process ("" when unknown). Unlike --by, which anyone may type, it is what the
+// machine says; it is recorded in every audit line as os_user and host.
+type OSAccount struct {
+	User string `json:"os_user"`
+	Host string `json:"host"`
+}
+
+// String is user@host, with "?" for an unknown part.
+func (a OSAccount) String() string {
+	u, h := a.User, a.Host
+	if u == "" {
+		u = "?"
 	}
-	raw, err := json.Marshal(detail)
+	if h == "" {
+		h = "?"
+	}
+	return u + "@" + h
+}
+
+// Known reports whether both the user and the host are known: only then can two accounts
+// be said to be the same.
+func (a OSAccount) Known() bool { return a.User != "" && a.Host != "" }
+
+// processAccount is this process's account, read once.
+var processAccount = sync.OnceValue(func() OSAccount {
+	var a OSAccount
+	if u, err := user.Current(); err == nil {
+		a.User = u.Username
+	}
+	if a.User == "" {
+		a.User = os.Getenv("USER")
+	}
+	if h, err := os.Hostname(); err == nil {
+		a.Host = h
+	}
+	return a
+})
+
+// accountKey carries an OSAccount in a context, in place of the process's (tests).
+type accountKey struct{}
+
+// CurrentAccount is the OS account the audit records for work done with ctx.
+func CurrentAccount(ctx context.Context) OSAccount {
+	if a, ok := ctx.Value(accountKey{}).(OSAccount); ok {
+		return a
+	}
+	return processAccount()
+}
+
+// audit appends one line to the audit log, in the caller's transaction, with the OS account
+// that ran it (os_user, host) added to the detail.
+func audit(ctx context.Context, tx sqlx.ExecerContext, at time.Time, actor, action, batch string, chunk int, detail map[string]any) error {
+	d := make(map[string]any, len(detail)+2)
+	for k, v := range detail {
+		d[k] = v
+	}
+	acct := CurrentAccount(ctx)
+	d["os_user"], d["host"] = acct.User, acct.Host
+	raw, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("payouts: batch %s: encoding the audit detail of %q: %w", batch, action, err)
 	}
@@ -214,6 +271,56 @@ func audit(ctx context.Context, tx sqlx.ExecerContext, at time.Time, actor, acti
 		return fmt.Errorf("payouts: batch %s: unable to write the audit line %q: %w", batch, action, err)
 	}
 	return nil
+}
+
+// ImportRecord is what the audit log says of a batch's import.
+type ImportRecord struct {
+	// Account is the OS account that imported the batch (zero for an import audited before
+	// accounts were recorded).
+	Account OSAccount
+	// AllowRepeat: the importer passed --allow-repeat.
+	AllowRepeat bool
+	// RepeatRows counts the rows that repeated earlier payouts (or an earlier row of the
+	// sheet) when the batch was imported with --allow-repeat; -1 when not recorded.
+	RepeatRows int
+}
+
+// importRecord reads the audit line of a batch's import; nil when there is none.
+func importRecord(ctx context.Context, q sqlx.QueryerContext, batch string) (*ImportRecord, error) {
+	var raw []byte
+	err := q.QueryRowxContext(ctx, `
+		SELECT detail
+		FROM payout_audit
+		WHERE batch_id = $1 AND action IN ('imported', 'import rejected') AND chunk_n IS NULL
+		ORDER BY id
+		LIMIT 1`, batch).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payouts: batch %s: unable to read the audit line of its import: %w", batch, err)
+	}
+	var d struct {
+		OSUser      string `json:"os_user"`
+		Host        string `json:"host"`
+		AllowRepeat bool   `json:"allow_repeat"`
+		RepeatRows  *int   `json:"repeat_rows"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("payouts: batch %s: the audit line of its import: %w", batch, err)
+	}
+	r := &ImportRecord{Account: OSAccount{User: d.OSUser, Host: d.Host}, AllowRepeat: d.AllowRepeat, RepeatRows: -1}
+	if d.RepeatRows != nil {
+		r.RepeatRows = *d.RepeatRows
+	}
+	return r, nil
+}
+
+// ImportRecord returns what the audit log says of a batch's import: the OS account, and
+// whether --allow-repeat was given and how many rows it let through. Nil when the log has
+// no import line for the batch.
+func (s *Store) ImportRecord(ctx context.Context, batch string) (*ImportRecord, error) {
+	return importRecord(ctx, s.db, batch)
 }
 
 // AuditLine is one line of a batch's audit log.

@@ -169,6 +169,9 @@ type importJSON struct {
 	Digest            string             `json:"digest,omitempty"`
 	Forced            bool               `json:"forced,omitempty"`
 	RequiredApprovers int                `json:"required_approvers,omitempty"`
+	// Error is why the import failed when nothing else says so (the sheet imported before,
+	// an API or database error); the same message goes to stderr.
+	Error string `json:"error,omitempty"`
 }
 
 // totalJSON is a control total with exact decimal strings.
@@ -218,7 +221,7 @@ the batch is being stored (--no-progress hides it).`,
   nordpay-jobs payouts import march.csv --by alice --decimal-comma --report march-checked.csv
   nordpay-jobs payouts import march.xlsx --by alice --json`,
 		Args: argsUsage(cobra.ExactArgs(1)),
-		RunE: action(func(cmd *cobra.Command, args []string) error {
+		RunE: action(jsonOnFailure(m, &asJSON, func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if payouts.Person(by) == "" {
 				return usagef("--by NAME is required: who imports the sheet")
@@ -342,7 +345,7 @@ the batch is being stored (--no-progress hides it).`,
 				return withCode(ExitDifferences, fmt.Errorf("payouts import: %s has %d problem(s); batch %s is rejected, nothing in it can be paid", name, len(errs), batch.ID))
 			}
 			return nil
-		}),
+		})),
 	}
 	f := cmd.Flags()
 	f.StringVar(&by, "by", "", "who imports the sheet (required; may not approve it)")
@@ -353,6 +356,43 @@ the batch is being stored (--no-progress hides it).`,
 	f.BoolVar(&force, "force", false, "import a sheet that was imported before")
 	f.BoolVar(&noBar, "no-progress", false, "no progress bar, even on a terminal")
 	return cmd
+}
+
+// jsonOnFailure makes `payouts import --json` print JSON on stdout whatever happens: when the
+// import fails without having printed anything (the sheet imported before, an API or database
+// error, a wrong command line), an object {"batch": "", "valid": false, "error": "..."}; the
+// error still goes to stderr and sets the exit code.
+func jsonOnFailure(m *Main, asJSON *bool, f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		stdout := &countingWriter{w: m.Out}
+		m.Out = stdout
+		defer func() { m.Out = stdout.w }()
+		err := f(cmd, args)
+		if err == nil || !*asJSON || stdout.n > 0 {
+			return err
+		}
+		file := ""
+		if len(args) > 0 {
+			file = filepath.Base(args[0])
+		}
+		out := importJSON{File: file, Errors: []payouts.RowError{}, Totals: []totalJSON{}, Error: oneLine(err.Error())}
+		if perr := m.printJSON(out); perr != nil {
+			return errors.Join(err, perr)
+		}
+		return err
+	}
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // validationEnv gathers what validation checks a sheet against: Nord PAY's currencies and
@@ -477,8 +517,20 @@ is the very file that was imported (the one the approver reviewed).`,
 			if err != nil {
 				return err
 			}
+			for _, w := range s.Warnings {
+				fmt.Fprintf(m.Err, "nordpay-jobs: warning: %s\n", w)
+			}
+			rec, err := st.ImportRecord(ctx, s.Batch.ID)
+			if err != nil {
+				return err
+			}
 			if asJSON {
-				return m.printJSON(statusToJSON(s))
+				out := statusToJSON(s)
+				out.addImportRecord(rec)
+				return m.printJSON(out)
+			}
+			if note := allowRepeatNote(rec); note != "" {
+				m.printf("%s\n", note)
 			}
 			m.printf("batch %s approved by %s, valid until %s\n", s.Batch.ID, strings.TrimSpace(by),
 				s.Approvals[len(s.Approvals)-1].ExpiresAt.Format(time.RFC3339))
@@ -823,6 +875,41 @@ type statusJSON struct {
 	NeedsPerson []int `json:"needs_person"`
 	// Audit is the batch's audit log, with --audit.
 	Audit []payouts.AuditLine `json:"audit,omitempty"`
+	// ImportedFrom is the OS account (user@host) that ran the import, as the audit log has
+	// it; --by is only a name typed.
+	ImportedFrom string `json:"imported_from,omitempty"`
+	// AllowRepeat: imported with --allow-repeat; RepeatRows is how many rows repeat earlier
+	// payouts (absent when the import did not record it).
+	AllowRepeat bool `json:"allow_repeat"`
+	RepeatRows  *int `json:"repeat_rows,omitempty"`
+	// Warnings are the approval's (payouts approve --json).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// addImportRecord adds what the audit log says of the import.
+func (out *statusJSON) addImportRecord(rec *payouts.ImportRecord) {
+	if rec == nil {
+		return
+	}
+	if rec.Account != (payouts.OSAccount{}) {
+		out.ImportedFrom = rec.Account.String()
+	}
+	out.AllowRepeat = rec.AllowRepeat
+	if rec.AllowRepeat && rec.RepeatRows >= 0 {
+		n := rec.RepeatRows
+		out.RepeatRows = &n
+	}
+}
+
+// allowRepeatNote tells the approvers that the importer let repeats through, or "".
+func allowRepeatNote(rec *payouts.ImportRecord) string {
+	switch {
+	case rec == nil || !rec.AllowRepeat:
+		return ""
+	case rec.RepeatRows < 0:
+		return "imported with --allow-repeat: rows may repeat earlier payouts (how many was not recorded)"
+	}
+	return fmt.Sprintf("imported with --allow-repeat: %d rows repeat earlier payouts", rec.RepeatRows)
 }
 
 // chunkJSON is one chunk in status and run output; fee is the quoted fee when a quote is
@@ -859,7 +946,7 @@ func toChunkJSON(c *payouts.Chunk) chunkJSON {
 
 func statusToJSON(s *payouts.BatchStatus) statusJSON {
 	b := s.Batch
-	out := statusJSON{Batch: b.ID, State: string(s.State), Chunks: make([]chunkJSON, 0, len(s.Chunks)), File: b.FileName,
+	out := statusJSON{Warnings: s.Warnings, Batch: b.ID, State: string(s.State), Chunks: make([]chunkJSON, 0, len(s.Chunks)), File: b.FileName,
 		SheetSHA256: b.SheetSHA256, Digest: b.Digest, ImportedBy: b.ImportedBy, CreatedAt: b.CreatedAt, Forced: b.Forced,
 		Rows: b.Rows, Errors: b.Errors, RowsPaid: s.RowsPaid, RowsUnknown: s.RowsUnknown, Totals: totalsJSON(b.Totals),
 		RequiredApprovers: s.RequiredApprovers, Approvers: s.ValidApprovers, NeedsPerson: []int{}}
@@ -917,12 +1004,17 @@ with who and when.`,
 						return err
 					}
 				}
+				rec, err := st.ImportRecord(ctx, s.Batch.ID)
+				if err != nil {
+					return err
+				}
 				if asJSON {
 					out := statusToJSON(s)
 					out.Audit = lines
+					out.addImportRecord(rec)
 					return m.printJSON(out)
 				}
-				printStatus(m.Out, s)
+				printStatus(m.Out, s, rec)
 				if withAudit {
 					return printAudit(m.Out, lines)
 				}
@@ -971,7 +1063,21 @@ func printAudit(w io.Writer, lines []payouts.AuditLine) error {
 		if l.Chunk > 0 {
 			what = fmt.Sprintf("chunk %d %s", l.Chunk, l.Action)
 		}
-		detail, err := json.Marshal(l.Detail)
+		// Who typed what name, and which OS account really ran it (when recorded).
+		rest := make(map[string]any, len(l.Detail))
+		for k, v := range l.Detail {
+			rest[k] = v
+		}
+		osUser, _ := rest["os_user"].(string)
+		host, _ := rest["host"].(string)
+		_, hasUser := rest["os_user"]
+		_, hasHost := rest["host"]
+		delete(rest, "os_user")
+		delete(rest, "host")
+		if hasUser || hasHost {
+			what += " [OS account " + payouts.OSAccount{User: osUser, Host: host}.String() + "]"
+		}
+		detail, err := json.Marshal(rest)
 		if err != nil {
 			return fmt.Errorf("payouts status: audit detail: %w", err)
 		}
@@ -980,14 +1086,20 @@ func printAudit(w io.Writer, lines []payouts.AuditLine) error {
 	return nil
 }
 
-func printStatus(w io.Writer, s *payouts.BatchStatus) {
+func printStatus(w io.Writer, s *payouts.BatchStatus, rec *payouts.ImportRecord) {
 	b := s.Batch
 	fmt.Fprintf(w, "batch %s: %s\n", b.ID, s.State)
 	fmt.Fprintf(w, "sheet %s (%s, SHA-256 %s), imported by %s at %s", b.FileName, b.Format, b.SheetSHA256, b.ImportedBy, b.CreatedAt.Format(time.RFC3339))
+	if rec != nil && rec.Account != (payouts.OSAccount{}) {
+		fmt.Fprintf(w, " from OS account %s", rec.Account)
+	}
 	if b.Forced {
 		fmt.Fprint(w, ", forced")
 	}
 	fmt.Fprintln(w)
+	if note := allowRepeatNote(rec); note != "" {
+		fmt.Fprintln(w, note)
+	}
 	if b.State == payouts.BatchRejected {
 		fmt.Fprintf(w, "rejected: %d problem(s); nothing in it can be paid\n", b.Errors)
 		return

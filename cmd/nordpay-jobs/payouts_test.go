@@ -644,3 +644,94 @@ func TestPayoutsConfigExampleIsTheDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestPayoutsApproversAreTold: the approver learns that the import and the approval came from
+// one OS account (a warning, not a refusal) and that --allow-repeat let rows through; status
+// and its audit log show who really ran what; import --json always prints JSON.
+func TestPayoutsApproversAreTold(t *testing.T) {
+	t.Parallel()
+	_, _, env := payoutEnv(t)
+	sheet := writeSheet(t, env, "march.csv", payoutSheet)
+	var first struct{ Batch string }
+	if err := json.Unmarshal([]byte(runOK(t, env, ExitOK, "payouts", "import", sheet, "--by", "alice", "--json")), &first); err != nil {
+		t.Fatal(err)
+	}
+
+	// A failure that prints nothing else still gives a script JSON, and a person stderr.
+	type failure struct {
+		Batch *string `json:"batch"`
+		Valid *bool   `json:"valid"`
+		Error string  `json:"error"`
+	}
+	for _, tc := range []struct {
+		name string
+		code int
+		args []string
+		want string
+	}{
+		{"SameSheetTwice", ExitError, []string{"payouts", "import", sheet, "--by", "carol", "--json"}, "already imported as batch " + first.Batch},
+		{"NoBy", ExitUsage, []string{"payouts", "import", sheet, "--json"}, "--by NAME is required"},
+	} {
+		code, out, stderr := run(t, env, tc.args...)
+		var got failure
+		if err := json.Unmarshal([]byte(out), &got); err != nil || code != tc.code || got.Batch == nil || *got.Batch != "" ||
+			got.Valid == nil || *got.Valid || !strings.Contains(got.Error, tc.want) || !strings.Contains(stderr, tc.want) {
+			t.Fatalf("%s: exit %d, %v\nstdout: %s\nstderr: %s", tc.name, code, err, out, stderr)
+		}
+	}
+	if _, out, _ := run(t, env, "payouts", "import", sheet, "--by", "carol"); out != "" {
+		t.Fatalf("without --json, stdout: %q", out)
+	}
+
+	// The same sheet again, forced, with --allow-repeat: its 4 rows repeat the first batch's.
+	var second struct{ Batch string }
+	out := runOK(t, env, ExitOK, "payouts", "import", sheet, "--by", "carol", "--force", "--allow-repeat", "--json")
+	if err := json.Unmarshal([]byte(out), &second); err != nil || second.Batch == "" {
+		t.Fatalf("import --allow-repeat: %v\n%s", err, out)
+	}
+	const note = "imported with --allow-repeat: 4 rows repeat earlier payouts"
+
+	// The tests import and approve as one process: one OS account.
+	code, out, stderr := run(t, env, "payouts", "approve", second.Batch, "--by", "bob")
+	if code != ExitOK || !strings.Contains(out, note) || !strings.Contains(out, "approved by bob") {
+		t.Fatalf("approve: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
+	}
+	if strings.Contains(out, "same OS account") {
+		t.Fatalf("the warning is on stdout: %s", out)
+	}
+	if strings.Contains(runOK(t, env, ExitOK, "payouts", "status", first.Batch), "--allow-repeat") {
+		t.Fatal("status of a batch imported without --allow-repeat mentions it")
+	}
+	wantWarning := "imported and approved from the same OS account "
+	if !strings.Contains(stderr, wantWarning) || !strings.Contains(stderr, "the approvals are only as separate as the names typed") {
+		t.Fatalf("approve: no warning on stderr: %s", stderr)
+	}
+	text := runOK(t, env, ExitOK, "payouts", "status", second.Batch, "--audit")
+	for _, want := range []string{note, "imported by carol at ", " from OS account ", "carol: imported [OS account ", "bob: approved [OS account ", wantWarning} {
+		if !strings.Contains(text, want) {
+			t.Errorf("status --audit lacks %q:\n%s", want, text)
+		}
+	}
+	var js struct {
+		ImportedFrom string `json:"imported_from"`
+		AllowRepeat  bool   `json:"allow_repeat"`
+		RepeatRows   *int   `json:"repeat_rows"`
+		Audit        []struct {
+			Action string         `json:"action"`
+			Detail map[string]any `json:"detail"`
+		} `json:"audit"`
+	}
+	out = runOK(t, env, ExitOK, "payouts", "status", second.Batch, "--json", "--audit")
+	if err := json.Unmarshal([]byte(out), &js); err != nil || !js.AllowRepeat || js.RepeatRows == nil || *js.RepeatRows != 4 ||
+		js.ImportedFrom == "" || len(js.Audit) != 2 {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	for _, l := range js.Audit {
+		if _, ok := l.Detail["os_user"]; !ok || l.Detail["host"] == nil {
+			t.Fatalf("audit line without the OS account: %+v", l)
+		}
+	}
+	if ws, _ := js.Audit[1].Detail["warnings"].([]any); js.Audit[1].Action != "approved" || len(ws) != 1 {
+		t.Fatalf("the approval's audit line lacks the warning: %+v", js.Audit[1])
+	}
+}
