@@ -112,7 +112,8 @@ func (d *demo) payouts(ctx context.Context, srv *sandbox.Server, currencies []no
 			return fmt.Errorf("demo: batch %s needs %d approvals; the demo has %d approvers", batch.ID, status.RequiredApprovers, len(demoApprovers))
 		}
 		by := demoApprovers[i]
-		d.say("Payouts: %s approves batch %s (%d of %d approvals; the importer may not approve), bound to the sheet reviewed", by, batch.ID, i+1, status.RequiredApprovers)
+		d.say("Payouts: %s approves batch %s (%d of %d approvals; the importer may not approve), bound to the sheet reviewed; "+
+			"here both run from one OS account, so the tool warns that the approvals are only as separate as the names typed", by, batch.ID, i+1, status.RequiredApprovers)
 		if _, err := d.command(ctx, true, "payouts", "approve", batch.ID, "--by", by, "--sheet", sheet); err != nil {
 			return err
 		}
