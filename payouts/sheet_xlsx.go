@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/shopspring/decimal"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -71,6 +75,8 @@ func readXLSX(sh *Sheet, data []byte, opts ReadOptions) error {
 	}
 	defer part.Close()
 	scan := newKindScanner(part, pkg.dateStyle)
+	shown := &shownCheck{pkg: pkg}
+	defer shown.close()
 
 	b := newBuilder(sh, "xlsx", opts)
 	for n := 1; rows.Next(); n++ {
@@ -91,6 +97,10 @@ func readXLSX(sh *Sheet, data []byte, opts ReadOptions) error {
 				cells[i].kind = kinds[i]
 			}
 		}
+		if a := b.raw.cols[fAmount]; b.usable && a >= 0 && a < len(vals) && a < len(kinds) && kinds[a] == kindNumber {
+			// builder.add keeps bad unless the stored number cannot be read at all.
+			cells[a].bad = shown.check(scan.styles[a], vals[a])
+		}
 		if err := b.add(n, cells, rows.GetRowOpts().Hidden); err != nil {
 			return err
 		}
@@ -107,9 +117,11 @@ func readXLSX(sh *Sheet, data []byte, opts ReadOptions) error {
 
 // xlsxPackage is what readXLSX needs from the workbook's parts.
 type xlsxPackage struct {
-	sheet     string    // the chosen worksheet's name
-	zipFile   *zip.File // its XML part
-	dateStyle []bool    // by cell style index: the number format shows a date or time
+	sheet     string         // the chosen worksheet's name
+	zipFile   *zip.File      // its XML part
+	dateStyle []bool         // by cell style index: the number format shows a date or time
+	numFmt    []int          // by cell style index: the number format's id
+	customFmt map[int]string // the workbook's own number formats by id
 }
 
 type xmlRel struct {
@@ -211,6 +223,14 @@ func openPackage(zr *zip.Reader) (*xlsxPackage, error) {
 				return nil, err
 			}
 			pkg.dateStyle = dateStyles(st)
+			pkg.numFmt = make([]int, len(st.Xfs))
+			for i, xf := range st.Xfs {
+				pkg.numFmt[i] = xf.NumFmtID
+			}
+			pkg.customFmt = make(map[int]string, len(st.NumFmts))
+			for _, f := range st.NumFmts {
+				pkg.customFmt[f.ID] = f.Code
+			}
 		}
 	}
 	type candidate struct {
@@ -329,6 +349,7 @@ type kindScanner struct {
 	dateStyle []bool
 	row       int        // the row that kinds describe
 	kinds     []cellKind // by column index (0 is A)
+	styles    []int      // by column index: the cell's style index (0 when it has none)
 	done      bool
 	err       error
 
@@ -388,6 +409,7 @@ func (s *kindScanner) next() {
 		}
 		s.row = r
 		s.kinds = s.kinds[:0]
+		s.styles = s.styles[:0]
 		if !t.selfClosing {
 			s.readRow()
 		}
@@ -419,7 +441,7 @@ func (s *kindScanner) readRow() {
 			}
 			col = c
 		}
-		kind := s.readCell()
+		kind, style := s.readCell()
 		if s.done {
 			return
 		}
@@ -428,20 +450,27 @@ func (s *kindScanner) readRow() {
 		}
 		for len(s.kinds) <= col {
 			s.kinds = append(s.kinds, kindText)
+			s.styles = append(s.styles, 0)
 		}
-		s.kinds[col] = kind
+		s.kinds[col], s.styles[col] = kind, style
 	}
 	s.fail(fmt.Errorf("row %d is not closed", s.row))
 }
 
-// readCell classifies the <c> element in s.tag, reading it to its end.
-func (s *kindScanner) readCell() cellKind {
+// readCell classifies the <c> element in s.tag, reading it to its end, and returns its
+// style index too (0 when it has none).
+func (s *kindScanner) readCell() (cellKind, int) {
 	t := &s.tag
 	typ := string(t.attr("t"))
 	style := -1
 	if v := t.attr("s"); len(v) > 0 {
 		style, _ = strconv.Atoi(string(v))
 	}
+	return s.classify(t, typ, style), max(style, 0)
+}
+
+// classify reads the rest of the <c> element in t and tells its kind.
+func (s *kindScanner) classify(t *tagToken, typ string, style int) cellKind {
 	hasF, hasV := false, false
 	if !t.selfClosing {
 		depth := 0
@@ -640,4 +669,206 @@ func columnIndex(ref string) (int, bool) {
 		return 0, false
 	}
 	return col - 1, true
+}
+
+// shownCheck compares an amount cell's stored number with the number the spreadsheet
+// shows: a number format such as "0" or "#,##0" shows 10.4 as 10, and the approver, who
+// reads the sheet in Excel or LibreOffice, would approve 10 where 10.4 is paid. Only
+// numeric cells whose style has a number format other than General (or "@") are looked at.
+//
+// Each style's format is classified once (styleShown). A plain format (digit placeholders,
+// thousands separators, a decimal point, literal text and currency symbols; no percent,
+// exponent, fraction, scaling comma, condition or other section trick) shows a positive
+// number rounded to its count of decimal places, so the number shows unchanged exactly
+// when it has no more decimals than that: no formatting is needed. Any other format, or a
+// number it would round, is formatted by excelize (in a scratch workbook, as GetCellValue
+// does for a cell with that format) and the shown text read back as a number, ignoring
+// thousands separators, currency symbols, literal text and the sign (a negative amount is
+// refused anyway). A shown percentage never equals the amount: such a cell is refused.
+type shownCheck struct {
+	pkg     *xlsxPackage
+	styles  map[int]*styleShown // by cell style index
+	scratch *excelize.File      // for formatting, made on first use
+}
+
+// styleShown is what a cell style's number format does to an amount.
+type styleShown struct {
+	code     string // the format code; "" when the number shows as stored (General, "@")
+	plain    bool   // a plain format: see shownCheck
+	decimals int32  // a plain format's decimal places
+	scratch  int    // the style id in the scratch workbook, 0 until made
+}
+
+// builtinNumFmt holds the codes of the built-in number formats that are not dates (ECMA-376
+// 18.8.30; 5 to 8 as Excel shows them in the en-US locale, which excelize does not know).
+var builtinNumFmt = map[int]string{
+	1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00",
+	5: `"$"#,##0_);\("$"#,##0\)`, 6: `"$"#,##0_);[Red]\("$"#,##0\)`,
+	7: `"$"#,##0.00_);\("$"#,##0.00\)`, 8: `"$"#,##0.00_);[Red]\("$"#,##0.00\)`,
+	9: "0%", 10: "0.00%", 11: "0.00E+00", 12: "# ?/?", 13: "# ??/??",
+	37: "#,##0 ;(#,##0)", 38: "#,##0 ;[Red](#,##0)", 39: "#,##0.00;(#,##0.00)", 40: "#,##0.00;[Red](#,##0.00)",
+	41: `_(* #,##0_);_(* \(#,##0\);_(* "-"_);_(@_)`, 42: `_("$"* #,##0_);_("$"* \(#,##0\);_("$"* "-"_);_(@_)`,
+	43: `_(* #,##0.00_);_(* \(#,##0.00\);_(* "-"??_);_(@_)`, 44: `_("$"* #,##0.00_);_("$"* \(#,##0.00\);_("$"* "-"??_);_(@_)`,
+	48: "##0.0E+0",
+}
+
+// style returns what style index s does to a number, classifying it on first use.
+func (c *shownCheck) style(s int) *styleShown {
+	if st, ok := c.styles[s]; ok {
+		return st
+	}
+	st := &styleShown{}
+	if s < len(c.pkg.numFmt) {
+		id := c.pkg.numFmt[s]
+		code, ok := c.pkg.customFmt[id]
+		if !ok {
+			code = builtinNumFmt[id] // "" for General, "@" and unknown ids, shown as General
+		}
+		if lc := strings.ToLower(strings.TrimSpace(code)); lc != "general" && lc != "@" {
+			st.code = code
+			st.plain, st.decimals = plainNumFmt(code)
+		}
+	}
+	if c.styles == nil {
+		c.styles = map[int]*styleShown{}
+	}
+	c.styles[s] = st
+	return st
+}
+
+// check returns why the amount stored as raw, in a cell of style index s, must be refused
+// because the spreadsheet shows another number, or "".
+func (c *shownCheck) check(s int, raw string) string {
+	st := c.style(s)
+	if st.code == "" {
+		return ""
+	}
+	d, err := spreadsheetNumber(raw)
+	if err != nil {
+		return "" // builder.add reports it
+	}
+	if st.plain && d.IsPositive() && d.Round(st.decimals).Equal(d) {
+		return ""
+	}
+	text, err := c.format(st, raw)
+	if err != nil {
+		return fmt.Sprintf("the cell's number format %q cannot be checked (%v); format the column as text or show every decimal", st.code, err)
+	}
+	if n, ok := shownNumber(text); ok && n.Equal(d.Abs()) {
+		return ""
+	}
+	return fmt.Sprintf("the cell shows %q but holds %s; format the column as text or show every decimal", strings.TrimSpace(text), d)
+}
+
+// format returns the stored number raw as a cell with st's number format shows it.
+func (c *shownCheck) format(st *styleShown, raw string) (string, error) {
+	const sheet, ref = "Sheet1", "A1"
+	if c.scratch == nil {
+		c.scratch = excelize.NewFile()
+	}
+	f := c.scratch
+	if st.scratch == 0 {
+		code := st.code
+		id, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+		if err != nil {
+			return "", err
+		}
+		st.scratch = id
+	}
+	if err := f.SetCellDefault(sheet, ref, raw); err != nil {
+		return "", err
+	}
+	if err := f.SetCellStyle(sheet, ref, ref, st.scratch); err != nil {
+		return "", err
+	}
+	return f.GetCellValue(sheet, ref)
+}
+
+func (c *shownCheck) close() {
+	if c.scratch != nil {
+		c.scratch.Close()
+	}
+}
+
+// plainNumFmt reports whether a number format's first section (the one for positive
+// numbers) is plain (see shownCheck), and its decimal places.
+func plainNumFmt(code string) (bool, int32) {
+	var decimals int32
+	point, digits := false, false
+	for i := 0; i < len(code); i++ {
+		switch c := code[i]; {
+		case c == ';':
+			return digits, decimals
+		case c == '"':
+			j := strings.IndexByte(code[i+1:], '"')
+			if j < 0 {
+				return false, 0
+			}
+			i += j + 1
+		case c == '\\' || c == '_' || c == '*':
+			i++ // a literal character, or padding
+		case c == '[':
+			j := strings.IndexByte(code[i:], ']')
+			if j < 0 {
+				return false, 0
+			}
+			// A currency and locale ([$€-407]) or a colour: nothing else (a condition
+			// chooses the section, [DBNum1] changes the digits).
+			if inner := strings.ToLower(code[i+1 : i+j]); !strings.HasPrefix(inner, "$") && !shownColour(inner) {
+				return false, 0
+			}
+			i += j
+		case c == '0' || c == '#' || c == '?':
+			digits = true
+			if point {
+				decimals++
+			}
+		case c == '.':
+			if point {
+				return false, 0
+			}
+			point = true
+		case c == ',':
+			// A thousands separator between digit placeholders; after them it divides by 1000.
+			if point || i+1 >= len(code) || !strings.ContainsRune("0#?", rune(code[i+1])) {
+				return false, 0
+			}
+		case strings.IndexByte(" $-+():!^&'~{}<>=", c) >= 0:
+		case c >= 0x80:
+			r, size := utf8.DecodeRuneInString(code[i:])
+			if !unicode.Is(unicode.Sc, r) && r != '\u00a0' {
+				return false, 0
+			}
+			i += size - 1
+		default:
+			return false, 0 // %, E, /, @, letters, General...
+		}
+	}
+	return digits, decimals
+}
+
+func shownColour(s string) bool {
+	switch s {
+	case "black", "blue", "cyan", "green", "magenta", "red", "white", "yellow":
+		return true
+	}
+	return strings.HasPrefix(s, "color")
+}
+
+// shownNumberRE is a number as excelize formats it: thousands separators, a decimal point,
+// an exponent.
+var shownNumberRE = regexp.MustCompile(`(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)(?:[Ee][+-]?[0-9]+)?`)
+
+// shownNumber reads the number in a cell's shown text ("$ 1,234.50 USDT" is 1234.5),
+// without its sign; false when the text holds no number, more than one, or a percentage.
+func shownNumber(text string) (decimal.Decimal, bool) {
+	loc := shownNumberRE.FindStringIndex(text)
+	if loc == nil || strings.ContainsRune(text, '%') || strings.ContainsAny(text[loc[1]:], "0123456789") {
+		return decimal.Decimal{}, false
+	}
+	d, err := decimal.NewFromString(strings.ReplaceAll(text[loc[0]:loc[1]], ",", ""))
+	if err != nil {
+		return decimal.Decimal{}, false
+	}
+	return d.Abs(), true
 }

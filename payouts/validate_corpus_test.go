@@ -262,6 +262,30 @@ var badSheets = []corpusCase{
 			}
 		}),
 		want: []wantErr{{2, "amount", "formula without a cached value", false}}},
+	{file: "amount_format_hides_decimals.xlsx", why: "10.4 in a numeric cell formatted \"0\": the sheet shows 10, the approver sees 10 (row 3, 20.5 formatted \"0.00\", shows every decimal and is fine)",
+		build: xlsxRows([][]any{{"USDTTRC20", tronA, 10.4, "R1"}, {"USDTTRC20", tronB, 20.5, "R2"}}, func(t testing.TB, f *excelize.File, s string) {
+			for ref, code := range map[string]string{"C2": "0", "C3": "0.00"} {
+				id, err := f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := f.SetCellStyle(s, ref, ref, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}),
+		want: []wantErr{{2, "amount", `the cell shows "10" but holds 10.4; format the column as text or show every decimal`, false}}},
+	{file: "amount_percent_format.xlsx", why: "12.5 in a numeric cell formatted \"0.00%\": a percentage never shows the amount, so it is refused",
+		build: xlsxRows([][]any{{"USDTTRC20", tronA, 12.5, "R1"}}, func(t testing.TB, f *excelize.File, s string) {
+			id, err := f.NewStyle(&excelize.Style{NumFmt: 10}) // built-in "0.00%"
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.SetCellStyle(s, "C2", "C2", id); err != nil {
+				t.Fatal(err)
+			}
+		}),
+		want: []wantErr{{2, "amount", `the cell shows "1250.00%" but holds 12.5`, false}}},
 	{file: "amount_error_value.xlsx", why: "a cell showing #DIV/0!",
 		build: func(t testing.TB) []byte {
 			return rawXLSX(t, inlineRow(1, "currency", "address", "amount", "reference")+
