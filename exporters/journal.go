@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/nordpay/nordpay-jobs/ledger"
+	"github.com/nordpay/nordpay-jobs/nordpay"
 )
 
 // JournalFormat names a plain-text accounting format.
@@ -69,6 +71,36 @@ const equityOpening = "equity:opening-balances"
 // The README's "Journals" section describes the files: names, metadata, and how our account
 // and currency names map to each format.
 func WriteJournal(ctx context.Context, w io.Writer, store *ledger.Store, format JournalFormat, opts JournalOptions) error {
+	return writeJournal(ctx, w, store, format, opts)
+}
+
+// WriteJournalSnapshot is WriteJournal reading the ledger in sn, a snapshot the caller
+// opened (Store.BeginStatement) and closes, so that the journal holds the same entries as
+// the statements written from it (WriteStatementSnapshot); the currencies' precision is
+// read from store. sn serves one reader at a time: write one file after the other.
+func WriteJournalSnapshot(ctx context.Context, w io.Writer, store *ledger.Store, sn *ledger.StatementSnapshot, format JournalFormat, opts JournalOptions) error {
+	return writeJournal(ctx, w, snapshotJournalSource{sn, store}, format, opts)
+}
+
+// journalSource is what a journal reads the ledger through: a Store, or a snapshot of it.
+type journalSource interface {
+	AllAccounts(ctx context.Context) ([]ledger.Account, error)
+	Currencies(ctx context.Context) (map[string]nordpay.Currency, error)
+	Balances(ctx context.Context, at time.Time) ([]ledger.Balance, error)
+	Entries(ctx context.Context, f ledger.EntryFilter) iter.Seq2[*ledger.BookedEntry, error]
+}
+
+// snapshotJournalSource reads the ledger in a snapshot, and the currencies from the store.
+type snapshotJournalSource struct {
+	*ledger.StatementSnapshot
+	store *ledger.Store
+}
+
+func (s snapshotJournalSource) Currencies(ctx context.Context) (map[string]nordpay.Currency, error) {
+	return s.store.Currencies(ctx)
+}
+
+func writeJournal(ctx context.Context, w io.Writer, store journalSource, format JournalFormat, opts JournalOptions) error {
 	d, err := journalDialectOf(format)
 	if err != nil {
 		return err
@@ -199,7 +231,7 @@ type journalCommodity struct {
 }
 
 // planJournal reads the accounts, currencies and the balances at both ends of the period.
-func planJournal(ctx context.Context, store *ledger.Store, d journalDialect, opts JournalOptions) (*journalPlan, error) {
+func planJournal(ctx context.Context, store journalSource, d journalDialect, opts JournalOptions) (*journalPlan, error) {
 	p := &journalPlan{
 		from: opts.From.UTC(), to: opts.To.UTC(), currency: opts.Currency,
 		byName: map[string]*journalAccount{}, byCurrency: map[string]*journalCommodity{},

@@ -92,28 +92,7 @@ var ErrStatementOptions = errors.New("exporters: invalid statement options")
 // balance plus the lines' net equals the closing balance read from the ledger; on any error
 // it returns before the caller commits the files, which then must be discarded.
 func WriteStatement(ctx context.Context, store *ledger.Store, format StatementFormat, files Files, opts StatementOptions) (*StatementResult, error) {
-	if opts.From.IsZero() || opts.To.IsZero() || !opts.From.Before(opts.To) {
-		return nil, fmt.Errorf("%w: the period needs a start before its end (got %s, %s)", ErrStatementOptions,
-			stmtTimeText(opts.From), stmtTimeText(opts.To))
-	}
-	if opts.Template == nil {
-		t, err := templates.Load(templates.Default, "")
-		if err != nil {
-			return nil, fmt.Errorf("exporters: %w", err)
-		}
-		opts.Template = t
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if format != StatementCSV && format != StatementXLSX {
-		return nil, fmt.Errorf("%w: format %q is neither csv nor xlsx", ErrStatementOptions, format)
-	}
-	if !opts.Template.Allows(string(format)) {
-		return nil, fmt.Errorf("%w: template %s (%s) is for %s only, not %s", ErrStatementOptions,
-			opts.Template.Name, opts.Template.Source, strings.Join(opts.Template.Formats, ", "), format)
-	}
-	layout, err := compileStmtLayout(opts.Template)
+	layout, err := opts.prepare(format)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +100,31 @@ func WriteStatement(ctx context.Context, store *ledger.Store, format StatementFo
 	if err != nil {
 		return nil, err
 	}
+	res, err := writeStatementIn(ctx, store, sn, format, files, opts, layout)
+	if cerr := sn.Close(); err == nil && cerr != nil {
+		return nil, cerr
+	}
+	return res, err
+}
+
+// WriteStatementSnapshot is WriteStatement reading the ledger in sn, a snapshot the caller
+// opened (Store.BeginStatement) and closes: several statements and journals written from
+// one snapshot (WriteJournalSnapshot) hold the same entries, even while a sync books into
+// their period. sn serves one reader at a time: the statements are written one after the
+// other.
+func WriteStatementSnapshot(ctx context.Context, store *ledger.Store, sn *ledger.StatementSnapshot, format StatementFormat, files Files, opts StatementOptions) (*StatementResult, error) {
+	layout, err := opts.prepare(format)
+	if err != nil {
+		return nil, err
+	}
+	return writeStatementIn(ctx, store, sn, format, files, opts, layout)
+}
+
+// writeStatementIn writes the statement in sn, which it leaves open.
+func writeStatementIn(ctx context.Context, store *ledger.Store, sn *ledger.StatementSnapshot, format StatementFormat, files Files, opts StatementOptions, layout *stmtLayout) (*StatementResult, error) {
 	run, err := planStatement(ctx, store, sn, opts, layout)
 	if err != nil {
-		return nil, errors.Join(err, sn.Close())
+		return nil, err
 	}
 	// When one currency moved (or one is asked for), the lines are read with the query of
 	// one currency, which streams them as the database reads, instead of sorting them all
@@ -146,9 +147,6 @@ func WriteStatement(ctx context.Context, store *ledger.Store, format StatementFo
 		err = run.checkDrained()
 	}
 	stop()
-	if cerr := sn.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +158,33 @@ func WriteStatement(ctx context.Context, store *ledger.Store, format StatementFo
 		res.Currencies = append(res.Currencies, c.StatementCurrency)
 	}
 	return res, nil
+}
+
+// prepare checks the options for a statement in format, fills in their defaults and
+// compiles the template's layout.
+func (o *StatementOptions) prepare(format StatementFormat) (*stmtLayout, error) {
+	if o.From.IsZero() || o.To.IsZero() || !o.From.Before(o.To) {
+		return nil, fmt.Errorf("%w: the period needs a start before its end (got %s, %s)", ErrStatementOptions,
+			stmtTimeText(o.From), stmtTimeText(o.To))
+	}
+	if o.Template == nil {
+		t, err := templates.Load(templates.Default, "")
+		if err != nil {
+			return nil, fmt.Errorf("exporters: %w", err)
+		}
+		o.Template = t
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if format != StatementCSV && format != StatementXLSX {
+		return nil, fmt.Errorf("%w: format %q is neither csv nor xlsx", ErrStatementOptions, format)
+	}
+	if !o.Template.Allows(string(format)) {
+		return nil, fmt.Errorf("%w: template %s (%s) is for %s only, not %s", ErrStatementOptions,
+			o.Template.Name, o.Template.Source, strings.Join(o.Template.Formats, ", "), format)
+	}
+	return compileStmtLayout(o.Template)
 }
 
 // stmtCurrency is one currency's section while it is written.

@@ -3,9 +3,11 @@ package jobs
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,7 +106,7 @@ func MonthOf(t time.Time) (from, to time.Time) {
 // Rules of the checks, as the report states them.
 const (
 	ruleMovements    = "opening + opening balances booked + receipts - network fees - service fees - payouts - payout fees = closing, per currency"
-	ruleCompleteness = "every paid invoice and wallet transaction Nord PAY lists for the month is booked, once, with the same time, currency, amount and fees; nothing else is booked"
+	ruleCompleteness = "every paid invoice and wallet transaction Nord PAY lists for the month is booked, once, with the same time, currency, amount and fees; nothing else is booked; a record Nord PAY serves unbookable passes only once its quarantine record (same source and fingerprint) is resolved"
 	ruleBalance      = "the ledger's assets balance with everything booked equals GET /balance/, per currency, exactly"
 	rulePayouts      = "no payout chunk is in an unknown state"
 	ruleQuarantine   = "no quarantined record is unresolved, whatever its month: each unresolved one is listed until a sync books its corrected version or a person dismisses it (nordpay-jobs ledger quarantine resolve); resolved records are counted in the summary, not listed (ledger quarantine list --all shows them)"
@@ -163,8 +165,12 @@ func (r *Reconciler) Run(ctx context.Context, opts ReconcileOptions) (*Reconcile
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: fetching the balances: %w", err)
 	}
+	resolved, err := resolvedQuarantine(ctx, r.Store)
+	if err != nil {
+		return nil, err
+	}
 	p := &repull{cmp: cmp, chart: r.Store.Chart(), known: known, seen: map[[32]byte]bool{}, ids: newIDSet(),
-		progress: opts.Progress}
+		progress: opts.Progress, resolved: resolved, dismissed: map[unbookableKey]int{}}
 	// The month's windows, and one more on each side of it: see source.
 	windows := splitWindows(from.Add(-opts.Window), to.Add(opts.Window), opts.Window)
 	sources := []string{ledger.SourceInvoice, ledger.SourceWallet}
@@ -235,6 +241,13 @@ type repull struct {
 
 	fetched, bookable, unpaid, unbookable int64
 
+	// resolved holds the (source, fingerprint) of every resolved quarantined record;
+	// dismissed counts, by the key of its Difference, each unbookable record of the re-pull
+	// that is one of them (the same raw record as the sync quarantined it), so that the
+	// completeness check counts it instead of failing on it.
+	resolved  map[[2]string]bool
+	dismissed map[unbookableKey]int
+
 	// progress is ReconcileOptions.Progress; reported is fetched as last reported, windows
 	// and windowsDone the windows of every source and those pulled.
 	progress             func(ReconcileProgress)
@@ -272,8 +285,10 @@ func (p *repull) source(ctx context.Context, client *nordpay.Client, source stri
 			case errors.As(err, &rec):
 				p.fetched++
 				if p.once(source, rec.Raw) {
-					if err := p.cmp.Add(ctx, ledger.Fact{Source: source, State: ledger.FactUnbookable,
-						Reason: ledger.ReasonUndecodable + ": " + rec.Err.Error() + "; raw " + reconShorten(string(rec.Raw))}); err != nil {
+					f := ledger.Fact{Source: source, State: ledger.FactUnbookable,
+						Reason: ledger.ReasonUndecodable + ": " + rec.Err.Error() + "; raw " + reconShorten(string(rec.Raw))}
+					p.noteResolved(f, rec.Raw)
+					if err := p.cmp.Add(ctx, f); err != nil {
 						return err
 					}
 					p.unbookable++
@@ -364,10 +379,43 @@ func (p *repull) add(ctx context.Context, tx *nordpay.Transaction, source string
 		}
 		f.State, f.Reason = ledger.FactUnbookable, problem.Error()
 		p.unbookable++
+		// The sync quarantines the record as it marshals it again (see Syncer.fillBatch).
+		raw, err := nordpay.Marshal(tx)
+		if err != nil {
+			raw = []byte(fmt.Sprintf("%+v", *tx))
+		}
+		p.noteResolved(f, raw)
 	} else {
 		p.unpaid++
 	}
 	return p.cmp.Add(ctx, f)
+}
+
+// unbookableKey is what a DiffUnbookable difference and the fact it comes from share.
+type unbookableKey struct{ source, externalID, reason string }
+
+// noteResolved counts an unbookable fact whose raw record (as the sync quarantines it:
+// the same source and fingerprint) has a resolved quarantine record.
+func (p *repull) noteResolved(f ledger.Fact, raw []byte) {
+	sum := sha256.Sum256(raw)
+	if p.resolved[[2]string{f.Source, hex.EncodeToString(sum[:])}] {
+		p.dismissed[unbookableKey{f.Source, f.ExternalID, f.Reason}]++
+	}
+}
+
+// resolvedQuarantine returns the (source, fingerprint) of every resolved quarantined record.
+func resolvedQuarantine(ctx context.Context, store *ledger.Store) (map[[2]string]bool, error) {
+	records, err := store.QuarantinedRecords(ctx, ledger.QuarantineFilter{All: true})
+	if err != nil {
+		return nil, err
+	}
+	out := map[[2]string]bool{}
+	for _, q := range records {
+		if q.Resolved() {
+			out[[2]string{q.Source, q.Fingerprint}] = true
+		}
+	}
+	return out, nil
 }
 
 // reportBuilder turns the comparison into the report's figures.
@@ -527,14 +575,22 @@ func (b reportBuilder) checkBalance() exporters.ReconciliationCheck {
 func checkCompleteness(cres *ledger.ComparisonResult, p *repull) exporters.ReconciliationCheck {
 	c := exporters.ReconciliationCheck{Name: exporters.CheckCompleteness, Rule: ruleCompleteness, Total: cres.Total}
 	kinds := map[string]int{}
+	dismissed, left := 0, maps.Clone(p.dismissed)
 	for _, d := range cres.Differences {
+		if k := (unbookableKey{d.Source, d.ExternalID, d.Reason}); d.Kind == ledger.DiffUnbookable && left[k] > 0 {
+			// A person (or a sync) resolved its quarantine record: counted, not a failure.
+			left[k]--
+			dismissed++
+			continue
+		}
 		kinds[d.Kind]++
 		e := exporters.ReconciliationException{Kind: d.Kind, Currency: d.Currency, Source: d.Source, ID: d.ExternalID,
 			At: d.At, BookedAt: d.BookedAt, Field: d.Field, Ledger: d.Ledger, API: d.Theirs, Detail: d.Detail,
 			TxHash: d.TxHash, Label: d.Label}
 		c.Exceptions = append(c.Exceptions, e)
 	}
-	c.Status = reconStatus(cres.Total > 0)
+	c.Total -= dismissed
+	c.Status = reconStatus(c.Total > 0)
 	var parts []string
 	for _, k := range []string{ledger.DiffMissing, ledger.DiffExtra, ledger.DiffChanged, ledger.DiffBookedUnpaid,
 		ledger.DiffUnbookable, ledger.DiffOtherEntry, ledger.DiffUnexplained} {
@@ -545,9 +601,12 @@ func checkCompleteness(cres *ledger.ComparisonResult, p *repull) exporters.Recon
 	found := "no differences"
 	if len(parts) > 0 {
 		found = strings.Join(parts, ", ")
-		if cres.Total > len(cres.Differences) {
-			found += fmt.Sprintf(" (the first %d of %d listed)", len(cres.Differences), cres.Total)
+		if c.Total > len(c.Exceptions) {
+			found += fmt.Sprintf(" (the first %d of %d listed)", len(c.Exceptions), c.Total)
 		}
+	}
+	if dismissed > 0 {
+		found += fmt.Sprintf("; %d unbookable record(s) dismissed in quarantine", dismissed)
 	}
 	var paid, unpaid, unbookable int64
 	for _, f := range cres.Facts {

@@ -29,6 +29,9 @@ type StatementsKindOptions struct {
 	TemplateDir string
 	// Now is the time an XLSX statement says it was made at. Defaults to time.Now.
 	Now func() time.Time
+
+	// afterFormat, a test seam, is called after each format is written, before the next.
+	afterFormat func(ctx context.Context, format string) error
 }
 
 // statementsSettings are the settings a statements job takes.
@@ -59,7 +62,9 @@ type StatementsSummary struct {
 // with the -001 or -CUR suffixes of a template that splits), so nightly runs never overwrite
 // each other, while a slot run again (a retry, a backfill with --force) rewrites its own
 // files. Every file is written under a temporary name and renamed into place only when all
-// of the slot's files are complete: a killed run leaves no half-written file.
+// of the slot's files are complete: a killed run leaves no half-written file. Every format
+// is read from one snapshot of the ledger (one REPEATABLE READ, READ ONLY transaction), so
+// that the files of a slot agree line for line even while a sync books into the day.
 //
 // Settings: out_dir (required, an existing directory), formats (csv, xlsx, hledger,
 // beancount; default [csv, xlsx]), template (the layout of csv and xlsx, default
@@ -177,6 +182,16 @@ func (w *statementsWriter) run(ctx context.Context, slot Slot) (res Result, err 
 			}
 		}
 	}()
+	// One snapshot for every format: a sync booking into the day meanwhile shows in none.
+	sn, err := w.opts.Store.BeginStatement(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if cerr := sn.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
 	first := true
 	for _, format := range w.set.Formats {
 		files := exporters.NewAtomicFiles(w.path(format, from))
@@ -187,12 +202,12 @@ func (w *statementsWriter) run(ctx context.Context, slot Slot) (res Result, err 
 			if err != nil {
 				return res, err
 			}
-			if err := exporters.WriteJournal(ctx, out, w.opts.Store, exporters.JournalFormat(format),
+			if err := exporters.WriteJournalSnapshot(ctx, out, w.opts.Store, sn, exporters.JournalFormat(format),
 				exporters.JournalOptions{From: from, To: to, Currency: w.set.Currency}); err != nil {
 				return res, statementsError(format, day, err)
 			}
 		default:
-			r, err := exporters.WriteStatement(ctx, w.opts.Store, exporters.StatementFormat(format), files, exporters.StatementOptions{
+			r, err := exporters.WriteStatementSnapshot(ctx, w.opts.Store, sn, exporters.StatementFormat(format), files, exporters.StatementOptions{
 				From: from, To: to, Currency: w.set.Currency, Template: w.tpl, Now: w.opts.Now,
 			})
 			if err != nil {
@@ -200,6 +215,11 @@ func (w *statementsWriter) run(ctx context.Context, slot Slot) (res Result, err 
 			}
 			if first {
 				sum.Lines, sum.Currencies, first = r.Lines, len(r.Currencies), false
+			}
+		}
+		if w.opts.afterFormat != nil {
+			if err := w.opts.afterFormat(ctx, format); err != nil {
+				return res, err
 			}
 		}
 	}

@@ -32,8 +32,11 @@ type BookedEntry struct {
 
 // AllAccounts returns every account of the ledger, sorted by name, so that an export can
 // declare the accounts before it lists entries.
-func (s *Store) AllAccounts(ctx context.Context) ([]Account, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, type, currency FROM accounts ORDER BY name`)
+func (s *Store) AllAccounts(ctx context.Context) ([]Account, error) { return allAccounts(ctx, s.db) }
+
+// allAccounts reads every account through q (the pool or a snapshot's transaction).
+func allAccounts(ctx context.Context, q queryer) ([]Account, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, name, type, currency FROM accounts ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: unable to list accounts: %w", err)
 	}
@@ -57,8 +60,13 @@ func (s *Store) AllAccounts(ctx context.Context) ([]Account, error) {
 // however many entries the period holds. The iteration stops at the first error, which is
 // yielded with a nil entry. Each entry is fresh, so a caller may keep it.
 func (s *Store) Entries(ctx context.Context, f EntryFilter) iter.Seq2[*BookedEntry, error] {
+	return entries(ctx, s.db, f)
+}
+
+// entries is Entries through q (the pool or a snapshot's transaction).
+func entries(ctx context.Context, q queryer, f EntryFilter) iter.Seq2[*BookedEntry, error] {
 	return func(yield func(*BookedEntry, error) bool) {
-		accounts, err := s.AllAccounts(ctx)
+		accounts, err := allAccounts(ctx, q)
 		if err != nil {
 			yield(nil, err)
 			return
@@ -79,7 +87,7 @@ func (s *Store) Entries(ctx context.Context, f EntryFilter) iter.Seq2[*BookedEnt
 		}
 		// The index on journal_entries (occurred_at) gives the entries in order, and the
 		// postings primary key their lines: no sort of the whole period.
-		rows, err := s.db.QueryContext(ctx, `
+		rows, err := q.QueryContext(ctx, `
 			SELECT e.id, e.source, e.external_id, e.occurred_at, e.booked_at, e.description,
 			       e.tx_hash, e.label, e.address, e.source_ref,
 			       p.account_id, p.currency, p.amount, p.amount_usd

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"time"
 
@@ -68,6 +69,27 @@ func (sn *StatementSnapshot) Close() error {
 
 // Accounts returns every account of the snapshot, sorted by name.
 func (sn *StatementSnapshot) Accounts() []Account { return sn.list }
+
+// queryer runs a query on the pool (a Store's reads) or in a transaction (a snapshot's).
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// AllAccounts is Store.AllAccounts as of the snapshot: its accounts, sorted by name.
+func (sn *StatementSnapshot) AllAccounts(context.Context) ([]Account, error) {
+	return slices.Clone(sn.list), nil
+}
+
+// Balances is Store.Balances as of the snapshot.
+func (sn *StatementSnapshot) Balances(ctx context.Context, at time.Time) ([]Balance, error) {
+	return balances(ctx, sn.tx, at)
+}
+
+// Entries is Store.Entries as of the snapshot. The snapshot's transaction runs one query
+// at a time: finish (or stop) the iteration before any other read of the snapshot.
+func (sn *StatementSnapshot) Entries(ctx context.Context, f EntryFilter) iter.Seq2[*BookedEntry, error] {
+	return entries(ctx, sn.tx, f)
+}
 
 // AccountBalance is the balance of an account at a time, as a statement opens or closes
 // with it.

@@ -346,11 +346,16 @@ type Balance struct {
 // postings when at is zero), zero balances included, sorted by account name, so that a
 // balance at the start of a period and one at its end add up with the postings in between.
 func (s *Store) Balances(ctx context.Context, at time.Time) ([]Balance, error) {
+	return balances(ctx, s.db, at)
+}
+
+// balances is Balances through q (the pool or a snapshot's transaction).
+func balances(ctx context.Context, q queryer, at time.Time) ([]Balance, error) {
 	var until any // NULL: no bound
 	if !at.IsZero() {
 		until = at.UTC()
 	}
-	rows, err := s.db.QueryContext(ctx, `
+	rows, err := q.QueryContext(ctx, `
 		SELECT a.name, a.type, a.currency, coalesce(p.balance, 0), coalesce(p.balance_usd, 0)
 		FROM accounts a
 		LEFT JOIN (
