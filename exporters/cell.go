@@ -2,28 +2,11 @@
 // reports as CSV and XLSX, and plain-text accounting journals for hledger and beancount.
 package exporters
 
-import "strings"
+import "github.com/nordpay/nordpay-jobs/internal/spreadsheet"
 
 // Neutralise makes a text that a user or the API controls (a label, a name, a reference, an
-// address) inert in a spreadsheet cell. A spreadsheet program reads a cell that starts with
-// =, +, -, @, a tab, a carriage return or a line feed as the start of a formula (OWASP, "CSV
-// injection"); such a text gets a leading apostrophe, which every spreadsheet shows as text
-// and none evaluates. Leading spaces do not hide the trigger: " =1+1" is neutralised too.
-// Numbers and times the exporter formats itself are not user text and do not pass here.
-func Neutralise(s string) string {
-	t := strings.TrimLeft(s, " ")
-	if t == "" {
-		return s
-	}
-	switch t[0] {
-	case '=', '+', '-', '@', '\t', '\r', '\n':
-		return "'" + s
-	}
-	// The full-width forms, which some spreadsheets fold to the ASCII ones.
-	for _, r := range []string{"＝", "＋", "－", "＠"} {
-		if strings.HasPrefix(t, r) {
-			return "'" + s
-		}
-	}
-	return s
-}
+// address) inert in a spreadsheet cell: one that a spreadsheet would read as a formula
+// (starting, after spaces, with =, +, -, @, a tab, CR or LF, or their full-width forms) gets
+// a leading apostrophe. Numbers and times the exporter formats itself are not user text and
+// do not pass here. It is the rule of internal/spreadsheet, shared with the payout reports.
+func Neutralise(s string) string { return spreadsheet.Neutralise(s) }

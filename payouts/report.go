@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/nordpay/nordpay-jobs/internal/spreadsheet"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -219,23 +220,6 @@ func (rep *report) writeXLSX(w io.Writer) (err error) {
 	return f.Write(w)
 }
 
-// neutralise makes text from a sheet inert in a spreadsheet cell: a text that starts (after
-// spaces) with =, +, -, @, a tab, CR or LF, or their full-width forms, gets a leading
-// apostrophe (OWASP "CSV injection"). The same rule as exporters.Neutralise
-// (exporters/cell.go), kept here because payouts does not import exporters.
-func neutralise(s string) string {
-	t := strings.TrimLeft(s, " ")
-	if t == "" {
-		return s
-	}
-	switch t[0] {
-	case '=', '+', '-', '@', '\t', '\r', '\n':
-		return "'" + s
-	}
-	for _, r := range []string{"＝", "＋", "－", "＠"} {
-		if strings.HasPrefix(t, r) {
-			return "'" + s
-		}
-	}
-	return s
-}
+// neutralise makes text from a sheet inert in a spreadsheet cell (internal/spreadsheet, the rule
+// every CSV and XLSX writer of the project follows).
+func neutralise(s string) string { return spreadsheet.Neutralise(s) }

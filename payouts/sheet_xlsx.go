@@ -499,6 +499,12 @@ func (s *kindScanner) classify(t *tagToken, typ string, style int) cellKind {
 			}
 		}
 	}
+	return kindOf(typ, style, hasF, hasV, s.dateStyle)
+}
+
+// kindOf tells a cell's kind from its type attribute t, its style index, whether it has a
+// formula (<f>) and a value (<v>), and which styles are date formats.
+func kindOf(typ string, style int, hasF, hasV bool, dateStyle []bool) cellKind {
 	switch {
 	case hasF && !hasV:
 		return kindNoCache
@@ -512,7 +518,7 @@ func (s *kindScanner) classify(t *tagToken, typ string, style int) cellKind {
 		return kindText
 	case !hasV:
 		return kindText // an empty, styled cell
-	case style >= 0 && style < len(s.dateStyle) && s.dateStyle[style]:
+	case style >= 0 && style < len(dateStyle) && dateStyle[style]:
 		return kindDate
 	}
 	return kindNumber

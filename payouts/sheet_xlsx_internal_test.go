@@ -236,23 +236,7 @@ func (s *xmlKindScanner) readCell(start xml.StartElement) cellKind {
 			}
 		case xml.EndElement:
 			if depth == 0 {
-				switch {
-				case hasF && !hasV:
-					return kindNoCache
-				case typ == "b":
-					return kindBool
-				case typ == "e":
-					return kindError
-				case typ == "d":
-					return kindDate
-				case typ == "s" || typ == "str" || typ == "inlineStr":
-					return kindText
-				case !hasV:
-					return kindText // an empty, styled cell
-				case style >= 0 && style < len(s.dateStyle) && s.dateStyle[style]:
-					return kindDate
-				}
-				return kindNumber
+				return kindOf(typ, style, hasF, hasV, s.dateStyle)
 			}
 			depth--
 		}
