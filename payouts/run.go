@@ -323,7 +323,7 @@ func (r *Runner) plan(ctx context.Context, b *Batch) error {
 // freeRows are the rows of a batch that are in no live (not failed) chunk, by currency, then
 // line.
 func freeRows(ctx context.Context, q sqlx.QueryerContext, batch string) ([]storedRow, error) {
-	rows, err := q.QueryxContext(ctx, `
+	return queryRows(ctx, q, fmt.Sprintf("payouts: batch %s", batch), "find the rows to pay", `
 		SELECT r.line, r.currency, r.address, r.amount::text, r.expected_fee::text, r.reference, r.name, r.note
 		FROM payout_rows r
 		WHERE r.batch_id = $1
@@ -331,22 +331,6 @@ func freeRows(ctx context.Context, q sqlx.QueryerContext, batch string) ([]store
 		      SELECT 1 FROM payout_chunk_rows cr
 		      WHERE cr.batch_id = r.batch_id AND cr.line = r.line AND NOT cr.released)
 		ORDER BY r.currency, r.line`, batch)
-	if err != nil {
-		return nil, fmt.Errorf("payouts: batch %s: unable to find the rows to pay: %w", batch, err)
-	}
-	defer rows.Close()
-	var out []storedRow
-	for rows.Next() {
-		r, err := scanRow(rows)
-		if err != nil {
-			return nil, fmt.Errorf("payouts: batch %s: %w", batch, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("payouts: batch %s: unable to find the rows to pay: %w", batch, err)
-	}
-	return out, nil
 }
 
 // plannedChunk is a chunk before it is stored.

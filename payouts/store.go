@@ -500,25 +500,31 @@ func Digest(rows []Row, fees []decimal.Decimal) string {
 
 // loadRows reads every row of a batch, in line order.
 func loadRows(ctx context.Context, q sqlx.QueryerContext, batch string) ([]storedRow, error) {
-	rows, err := q.QueryxContext(ctx, `
+	return queryRows(ctx, q, fmt.Sprintf("payouts: batch %s", batch), "read the rows", `
 		SELECT line, currency, address, amount::text, expected_fee::text, reference, name, note
 		FROM payout_rows
 		WHERE batch_id = $1
 		ORDER BY line`, batch)
+}
+
+// queryRows runs query, which selects the columns scanRow reads, and collects its rows.
+// who starts every error ("payouts: batch X"); doing says what failed ("read the rows").
+func queryRows(ctx context.Context, q sqlx.QueryerContext, who, doing, query string, args ...any) ([]storedRow, error) {
+	rows, err := q.QueryxContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("payouts: batch %s: unable to read the rows: %w", batch, err)
+		return nil, fmt.Errorf("%s: unable to %s: %w", who, doing, err)
 	}
 	defer rows.Close()
 	var out []storedRow
 	for rows.Next() {
 		r, err := scanRow(rows)
 		if err != nil {
-			return nil, fmt.Errorf("payouts: batch %s: %w", batch, err)
+			return nil, fmt.Errorf("%s: %w", who, err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("payouts: batch %s: unable to read the rows: %w", batch, err)
+		return nil, fmt.Errorf("%s: unable to %s: %w", who, doing, err)
 	}
 	return out, nil
 }
@@ -627,28 +633,12 @@ func getChunk(ctx context.Context, q sqlx.QueryerContext, batch string, n int, l
 
 // chunkRows reads the rows a chunk sends, in request order.
 func chunkRows(ctx context.Context, q sqlx.QueryerContext, batch string, n int) ([]storedRow, error) {
-	rows, err := q.QueryxContext(ctx, `
+	return queryRows(ctx, q, fmt.Sprintf("payouts: chunk %s/%d", batch, n), "read its rows", `
 		SELECT r.line, r.currency, r.address, r.amount::text, r.expected_fee::text, r.reference, r.name, r.note
 		FROM payout_chunk_rows cr
 		JOIN payout_rows r ON r.batch_id = cr.batch_id AND r.line = cr.line
 		WHERE cr.batch_id = $1 AND cr.chunk_n = $2
 		ORDER BY cr.position`, batch, n)
-	if err != nil {
-		return nil, fmt.Errorf("payouts: chunk %s/%d: unable to read its rows: %w", batch, n, err)
-	}
-	defer rows.Close()
-	var out []storedRow
-	for rows.Next() {
-		r, err := scanRow(rows)
-		if err != nil {
-			return nil, fmt.Errorf("payouts: chunk %s/%d: %w", batch, n, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("payouts: chunk %s/%d: unable to read its rows: %w", batch, n, err)
-	}
-	return out, nil
 }
 
 // moveChunk stores next, a changed copy of a chunk that was in state from, and audits the
