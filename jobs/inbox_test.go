@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,16 +53,7 @@ func inboxSetup(t *testing.T) *inboxBundle {
 	opts.APIKey = "inbox-key"
 	opts.Now = clock.Now
 	opts.Invoices, opts.Wallets, opts.WalletCount = sandbox.Generator{}, sandbox.Generator{}, 1
-	sb, err := sandbox.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	client, err := nordpay.New(nordpay.Options{BaseURL: srv.URL, APIKey: "inbox-key", Sleep: func(context.Context, time.Duration) error { return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb, client := serveSandbox(t, opts)
 	conn := dbtest.New(t)
 	st := payouts.NewStore(ledger.NewStore(conn, ledger.DefaultChart()), payoutPolicy())
 	st.Now = clock.Now

@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -62,16 +61,7 @@ func BenchmarkReconcile(b *testing.B) {
 	opts.Spellings = false
 	opts.Invoices = sandbox.Generator{Start: start, End: end, Count: total * 7 / 10, UnpaidRate: 0.05}
 	opts.Wallets = sandbox.Generator{Start: start, End: end, Count: total * 3 / 10, UnpaidRate: 0.05}
-	sb, err := sandbox.New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(sb)
-	defer srv.Close()
-	client, err := nordpay.New(nordpay.Options{BaseURL: srv.URL, APIKey: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sb, client := serveSandbox(b, opts)
 	url := dbtest.URL(b)
 	conn, err := db.Open(ctx, url)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,16 +55,7 @@ func TestSchedEndToEndOneSecondSchedules(t *testing.T) {
 	opts.InitialBalances = nil
 	opts.Invoices = sandbox.Generator{Start: start, End: now, Count: 2000, UnpaidRate: 0.05}
 	opts.Wallets = sandbox.Generator{Start: start, End: now, Count: 1000, UnpaidRate: 0.05}
-	sb, err := sandbox.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	client, err := nordpay.New(nordpay.Options{BaseURL: srv.URL, APIKey: "e2e-key", Sleep: func(context.Context, time.Duration) error { return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb, client := serveSandbox(t, opts)
 	paid := 0
 	for _, source := range []string{nordpay.SourceInvoice, nordpay.SourceWallet} {
 		for tx := range sb.Transactions(source, time.Time{}, time.Time{}) {

@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"runtime"
@@ -17,7 +16,6 @@ import (
 	"github.com/nordpay/nordpay-jobs/internal/rss"
 	"github.com/nordpay/nordpay-jobs/jobs"
 	"github.com/nordpay/nordpay-jobs/ledger"
-	"github.com/nordpay/nordpay-jobs/nordpay"
 	"github.com/nordpay/nordpay-jobs/nordpay/sandbox"
 )
 
@@ -61,16 +59,7 @@ func benchSyncOnce(b *testing.B, n int) {
 	opts.InitialBalances = nil
 	opts.Invoices = sandbox.Generator{Start: start, End: end, Count: n, UnpaidRate: 0.05}
 	opts.Wallets = sandbox.Generator{}
-	sb, err := sandbox.New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(sb)
-	defer srv.Close()
-	client, err := nordpay.New(nordpay.Options{BaseURL: srv.URL, APIKey: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, client := serveSandbox(b, opts)
 	syncURL := dbtest.URL(b)
 	conn, err := db.Open(ctx, syncURL)
 	if err != nil {
